@@ -1,0 +1,205 @@
+package midas
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Sentinels for the documented errcodes. An *APIError matches the sentinel of
+// its Code under errors.Is:
+//
+//	if errors.Is(err, midas.ErrInsufficientBalance) { ... }
+var (
+	ErrSystemBusy          = errors.New("midas: system busy")                             // -1
+	ErrOrderNotFound       = errors.New("midas: order does not exist")                    // 90000
+	ErrMpSigInvalid        = errors.New("midas: mp_sig is wrong")                         // 90009
+	ErrSessionExpired      = errors.New("midas: player not logged in or session expired") // 90010
+	ErrSigInvalid          = errors.New("midas: sig is wrong")                            // 90011
+	ErrOrderExists         = errors.New("midas: order already exists")                    // 90012
+	ErrInsufficientBalance = errors.New("midas: insufficient balance")                    // 90013
+	ErrOrderConfirmed      = errors.New("midas: order already confirmed")                 // 90014
+	ErrOrderRefunded       = errors.New("midas: order already refunded")                  // 90015
+	ErrOrderProcessing     = errors.New("midas: order being processed")                   // 90016
+	ErrNoPermission        = errors.New("midas: no permission")                           // 90017
+	ErrInvalidParam        = errors.New("midas: parameter error")                         // 90018
+
+	// ErrAccessTokenInvalid matches errcodes 40001, 40014 and 42001: the
+	// access_token was rejected as invalid or expired.
+	ErrAccessTokenInvalid = errors.New("midas: access_token invalid or expired")
+
+	// ErrInvalidRequest matches every error for bad input, caught before any
+	// network call.
+	ErrInvalidRequest = errors.New("midas: invalid request")
+
+	// ErrMalformedResponse matches a 2xx answer that could not be understood:
+	// not JSON, too large, truncated, a field of the wrong type, or no errcode.
+	ErrMalformedResponse = errors.New("midas: malformed response")
+)
+
+// The errcodes documented for the Midas APIs and for access tokens.
+const (
+	CodeSystemBusy          = -1
+	CodeOrderNotFound       = 90000
+	CodeMpSigInvalid        = 90009
+	CodeSessionExpired      = 90010
+	CodeSigInvalid          = 90011
+	CodeOrderExists         = 90012
+	CodeInsufficientBalance = 90013
+	CodeOrderConfirmed      = 90014
+	CodeOrderRefunded       = 90015
+	CodeOrderProcessing     = 90016
+	CodeNoPermission        = 90017
+	CodeInvalidParam        = 90018
+	CodeInvalidCredential   = 40001
+	CodeInvalidAccessToken  = 40014
+	CodeAccessTokenExpired  = 42001
+)
+
+func sentinel(code int) error {
+	switch code {
+	case CodeSystemBusy:
+		return ErrSystemBusy
+	case CodeOrderNotFound:
+		return ErrOrderNotFound
+	case CodeMpSigInvalid:
+		return ErrMpSigInvalid
+	case CodeSessionExpired:
+		return ErrSessionExpired
+	case CodeSigInvalid:
+		return ErrSigInvalid
+	case CodeOrderExists:
+		return ErrOrderExists
+	case CodeInsufficientBalance:
+		return ErrInsufficientBalance
+	case CodeOrderConfirmed:
+		return ErrOrderConfirmed
+	case CodeOrderRefunded:
+		return ErrOrderRefunded
+	case CodeOrderProcessing:
+		return ErrOrderProcessing
+	case CodeNoPermission:
+		return ErrNoPermission
+	case CodeInvalidParam:
+		return ErrInvalidParam
+	case CodeInvalidCredential, CodeInvalidAccessToken, CodeAccessTokenExpired:
+		return ErrAccessTokenInvalid
+	}
+	return nil
+}
+
+// CodeText says in words what an errcode means, or "" for an unknown one.
+func CodeText(code int) string {
+	if s := sentinel(code); s != nil {
+		return strings.TrimPrefix(s.Error(), "midas: ")
+	}
+	return ""
+}
+
+// APIError is an answer from WeChat whose errcode is not 0. Every errcode,
+// documented or not, comes back as an *APIError; errors.Is matches the
+// documented ones against their sentinels.
+type APIError struct {
+	API     string // "getbalance", "pay", "cancelpay" or "present"
+	Code    int    // errcode
+	Message string // errmsg, as WeChat sent it
+	BillNo  string // the request's bill_no, if it had one
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	b.WriteString("midas: ")
+	b.WriteString(e.API)
+	if e.BillNo != "" {
+		b.WriteString(" bill_no=")
+		b.WriteString(e.BillNo)
+	}
+	b.WriteString(": errcode ")
+	b.WriteString(strconv.Itoa(e.Code))
+	if t := CodeText(e.Code); t != "" {
+		b.WriteString(" (")
+		b.WriteString(t)
+		b.WriteString(")")
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(strconv.Quote(e.Message))
+	}
+	return b.String()
+}
+
+// Is reports whether target is the sentinel of e.Code.
+func (e *APIError) Is(target error) bool {
+	s := sentinel(e.Code)
+	return s != nil && s == target
+}
+
+// HTTPError is an answer whose HTTP status is not 2xx. Its body is not kept:
+// WeChat answers errors with status 200, so another status comes from
+// something in between.
+type HTTPError struct {
+	API        string
+	StatusCode int
+	BillNo     string
+}
+
+func (e *HTTPError) Error() string {
+	s := "midas: " + e.API
+	if e.BillNo != "" {
+		s += " bill_no=" + e.BillNo
+	}
+	return fmt.Sprintf("%s: HTTP status %d", s, e.StatusCode)
+}
+
+// invalid returns an error for bad input, matching ErrInvalidRequest.
+func invalid(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalidRequest, field, fmt.Sprintf(format, args...))
+}
+
+// redactedError replaces the text of an error that quoted a secret, keeping
+// the chain below it for errors.Is and errors.As.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redact strips access_token from the URL of a *url.Error (net/http puts the
+// full URL there), then masks any secret still left in the text, keeping the
+// chain for errors.Is (context.DeadlineExceeded and the like).
+func redact(err error, secrets ...string) error {
+	if ue, ok := err.(*url.Error); ok {
+		cp := *ue
+		cp.URL = sanitizeURL(ue.URL)
+		err = &cp
+	}
+	msg := err.Error()
+	out := msg
+	for _, s := range secrets {
+		if s != "" {
+			out = strings.ReplaceAll(out, s, redacted)
+		}
+	}
+	if out != msg {
+		return &redactedError{msg: out, err: err}
+	}
+	return err
+}
+
+// sanitizeURL masks the access_token query parameter of a URL.
+func sanitizeURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	q := u.Query()
+	if q.Has(keyAccessToken) {
+		q.Set(keyAccessToken, redacted)
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
