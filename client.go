@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -69,70 +68,6 @@ func (t staticToken) Token(context.Context) (string, error) { return string(t), 
 // Format never prints the token.
 func (t staticToken) Format(f fmt.State, _ rune) {
 	io.WriteString(f, "midas.StaticToken("+mask(string(t))+")")
-}
-
-// Option configures a Client.
-type Option func(*settings) error
-
-type settings struct {
-	httpClient *http.Client
-	baseURL    string
-	now        func() time.Time
-}
-
-func newSettings(opts []Option) (settings, error) {
-	s := settings{
-		// No Transport: requests go through http.DefaultTransport, looked up
-		// at each call, so httpmock.Activate intercepts them.
-		httpClient: &http.Client{Timeout: DefaultTimeout},
-		baseURL:    DefaultBaseURL,
-		now:        time.Now,
-	}
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o(&s); err != nil {
-			return settings{}, err
-		}
-	}
-	return s, nil
-}
-
-// WithHTTPClient sends requests through hc instead of the default client
-// (which has a DefaultTimeout and uses http.DefaultTransport).
-func WithHTTPClient(hc *http.Client) Option {
-	return func(s *settings) error {
-		if hc == nil {
-			return invalid("WithHTTPClient", "nil *http.Client")
-		}
-		s.httpClient = hc
-		return nil
-	}
-}
-
-// WithBaseURL sends requests to u (scheme and host, optionally a path
-// prefix) instead of DefaultBaseURL: a fake server in tests, or a proxy.
-func WithBaseURL(u string) Option {
-	return func(s *settings) error {
-		p, err := url.Parse(u)
-		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.RawQuery != "" || p.Fragment != "" {
-			return invalid("WithBaseURL", "want an absolute http(s) URL with no query, got %q", u)
-		}
-		s.baseURL = strings.TrimRight(u, "/")
-		return nil
-	}
-}
-
-// WithClock sets where ts comes from (default time.Now).
-func WithClock(now func() time.Time) Option {
-	return func(s *settings) error {
-		if now == nil {
-			return invalid("WithClock", "nil clock")
-		}
-		s.now = now
-		return nil
-	}
 }
 
 // Client calls the Midas server APIs. It holds no per-player state and is
@@ -200,28 +135,17 @@ type call struct {
 	billNo     string
 	sessionKey string
 	fields     []field // the body fields other than appid, offer_id and ts
+	// doneCode is the errcode that, after an attempt whose outcome was
+	// unclear, means that attempt was applied: 90012 for pay and present,
+	// 90015 for cancelpay; 0 for getbalance, which changes nothing.
+	doneCode int
+	// settling marks a call that repeats an earlier one whose outcome was
+	// unknown, so doneCode counts as success from the first attempt.
+	settling bool
 }
 
-// do sends cl and decodes the answer into out. A non-zero errcode comes back
-// as an *APIError.
-func (c *Client) do(ctx context.Context, cl *call, out *apiResponse) error {
-	tok, err := c.tokens.Token(ctx)
-	if err != nil {
-		return fmt.Errorf("midas: %s: get access_token: %w", cl.api, err)
-	}
-	if tok == "" {
-		return fmt.Errorf("midas: %s: token source gave an empty access_token", cl.api)
-	}
-	req, err := c.newRequest(ctx, cl, tok)
-	if err != nil {
-		return err
-	}
-	resp, err := c.httpClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("midas: %s%s: %w", cl.api, billSuffix(cl.billNo), redact(err, tok, c.appKey, cl.sessionKey))
-	}
-	return checkResponse(resp, cl, out)
-}
+// mutates reports whether the call can move coins.
+func (cl *call) mutates() bool { return cl.doneCode != 0 }
 
 // newRequest stamps cl with ts, signs it and builds the HTTP request. Each
 // attempt calls it again, so a retry carries a fresh ts and fresh signatures.
@@ -283,6 +207,8 @@ type apiResponse struct {
 	PresentSum     int64      `json:"present_sum"`
 	UsedGenAmt     *int64     `json:"used_gen_amt"`
 	UsedGenBalance *int64     `json:"used_gen_balance"`
+
+	alreadyProcessed bool // set by the retry loop, not decoded
 }
 
 // usedGen reads the gifted part of a deduction under either documented name.
@@ -296,37 +222,42 @@ func (r *apiResponse) usedGen() int64 {
 	return 0
 }
 
+// errcoder is an answer's errcode (nil when absent) and errmsg.
+type errcoder interface{ errcode() (*int, string) }
+
+func (r *apiResponse) errcode() (*int, string) { return r.ErrCode, string(r.ErrMsg) }
+
 // checkResponse reads, closes and decodes resp. It returns an *HTTPError for
 // a non-2xx status, an error matching ErrMalformedResponse for an answer that
 // cannot be understood, and an *APIError for a non-zero errcode.
-func checkResponse(resp *http.Response, cl *call, out *apiResponse) error {
+func checkResponse(resp *http.Response, api, billNo string, out errcoder) error {
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		// Drain a little more so the connection can be reused.
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
-		return &HTTPError{API: cl.api, StatusCode: resp.StatusCode, BillNo: cl.billNo}
+		return &HTTPError{API: api, StatusCode: resp.StatusCode, BillNo: billNo}
+	}
+	malformed := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s%s: HTTP %d: %s", ErrMalformedResponse, api, billSuffix(billNo), resp.StatusCode, fmt.Sprintf(format, args...))
 	}
 	if err != nil {
-		return malformed(cl, resp.StatusCode, "read body: %v", err)
+		return malformed("read body: %v", err)
 	}
 	if len(data) > maxResponseBytes {
-		return malformed(cl, resp.StatusCode, "body larger than %d bytes", maxResponseBytes)
+		return malformed("body larger than %d bytes", maxResponseBytes)
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return malformed(cl, resp.StatusCode, "%v", err)
+		return malformed("%v", err)
 	}
-	if out.ErrCode == nil {
-		return malformed(cl, resp.StatusCode, "no errcode")
+	code, msg := out.errcode()
+	if code == nil {
+		return malformed("no errcode")
 	}
-	if *out.ErrCode != 0 {
-		return &APIError{API: cl.api, Code: *out.ErrCode, Message: string(out.ErrMsg), BillNo: cl.billNo}
+	if *code != 0 {
+		return &APIError{API: api, Code: *code, Message: msg, BillNo: billNo}
 	}
 	return nil
-}
-
-func malformed(cl *call, status int, format string, args ...any) error {
-	return fmt.Errorf("%w: %s%s: HTTP %d: %s", ErrMalformedResponse, cl.api, billSuffix(cl.billNo), status, fmt.Sprintf(format, args...))
 }
 
 // flexString is errmsg: a string, though some pages type it as a number.

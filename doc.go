@@ -28,10 +28,20 @@
 //
 // A bill_no is the idempotency key of pay, present and cancelpay: the server
 // never deducts, gifts or refunds the same bill_no twice. Choose it before the
-// first attempt, store it with the purchase, and reuse it for every retry.
-// When pay fails with errcode -1, a transport error or a timeout, the coins
-// may already be gone: call Pay again with the same BillNo, or CancelPay it.
-// errcode 90012 (ErrOrderExists) means the bill_no was used before.
+// first call, store it with the purchase, and reuse it to follow up.
+//
+// The client retries transport errors, HTTP 5xx and errcode -1 (WithMaxRetries,
+// WithRetryBackoff, WithAttemptTimeout), every attempt with the same bill_no,
+// a fresh ts and fresh signatures. A retry answered 90012 (90015 for
+// cancelpay) after an unclear attempt means that attempt was applied: the call
+// succeeds with AlreadyProcessed set. When the outcome stays unclear, the
+// error matches ErrOutcomeUnknown and carries the bill_no: settle it with
+// SettlePay (SettlePresent, SettleCancelPay), or cancel it. errcode 90012 on a
+// first attempt (ErrOrderExists) means the bill_no was used before.
+//
+// On errcode 40001, 40014 or 42001 a TokenSource that is a TokenInvalidator,
+// such as NewStableTokenSource, is told, and the call is signed again with a
+// new token and retried once.
 //
 // # Signatures
 //
@@ -42,9 +52,9 @@
 //
 // # Secrets
 //
-// The AppKey, session keys and access tokens never appear in an error, and
-// Config, Client, the request types and StaticToken mask them when printed
-// with fmt or logged with log/slog.
+// The AppKey, AppSecret, session keys and access tokens never appear in an
+// error, and Config, Client, the request types and the token sources mask them
+// when printed with fmt or logged with log/slog (WithLogger logs attempts).
 //
 // # Testing
 //

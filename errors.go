@@ -34,6 +34,13 @@ var (
 	// network call.
 	ErrInvalidRequest = errors.New("midas: invalid request")
 
+	// ErrOutcomeUnknown matches an error after which the coins of a pay,
+	// present or cancelpay may or may not have moved: the last attempt timed
+	// out, lost its connection, or was answered with a 5xx, errcode -1 or a
+	// malformed body. It is an *OutcomeUnknownError: settle it by calling
+	// again with the same bill_no (see Client.SettlePay), or cancel it.
+	ErrOutcomeUnknown = errors.New("midas: outcome unknown")
+
 	// ErrMalformedResponse matches a 2xx answer that could not be understood:
 	// not JSON, too large, truncated, a field of the wrong type, or no errcode.
 	ErrMalformedResponse = errors.New("midas: malformed response")
@@ -152,6 +159,24 @@ func (e *HTTPError) Error() string {
 	}
 	return fmt.Sprintf("%s: HTTP status %d", s, e.StatusCode)
 }
+
+// OutcomeUnknownError says a pay, present or cancelpay may or may not have
+// been applied. errors.Is matches ErrOutcomeUnknown and, through Err, the
+// last attempt's cause (ErrSystemBusy, context.DeadlineExceeded, ...).
+type OutcomeUnknownError struct {
+	API      string
+	BillNo   string // call again with this bill_no to settle the outcome
+	Attempts int
+	Err      error // the last attempt's error
+}
+
+func (e *OutcomeUnknownError) Error() string {
+	return fmt.Sprintf("midas: %s bill_no=%s: outcome unknown after %d attempt(s), the change may or may not have been made "+
+		"(call again with the same bill_no, or cancel it): %v", e.API, e.BillNo, e.Attempts, e.Err)
+}
+
+func (e *OutcomeUnknownError) Is(target error) bool { return target == ErrOutcomeUnknown }
+func (e *OutcomeUnknownError) Unwrap() error        { return e.Err }
 
 // invalid returns an error for bad input, matching ErrInvalidRequest.
 func invalid(field, format string, args ...any) error {

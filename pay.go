@@ -2,6 +2,7 @@ package midas
 
 import (
 	"context"
+	"errors"
 	"strconv"
 )
 
@@ -11,7 +12,24 @@ import (
 // r.BillNo makes the call idempotent: the same bill_no is never deducted
 // twice, so after an error whose outcome is unclear (a timeout, errcode -1)
 // call Pay again with the same BillNo, or cancel it with CancelPay.
+//
+// Pay itself retries transport errors, HTTP 5xx and errcode -1 with the same
+// bill_no (WithMaxRetries). When such a retry is answered 90012, the earlier
+// attempt was applied: Pay succeeds with AlreadyProcessed set. When the
+// outcome stays unclear, the error matches ErrOutcomeUnknown.
 func (c *Client) Pay(ctx context.Context, r PayRequest) (*PayResponse, error) {
+	return c.pay(ctx, r, false)
+}
+
+// SettlePay settles a Pay whose outcome was unknown: it calls again with the
+// same request (same bill_no) until the answer is clear or ctx ends. 90012
+// counts as success from the first attempt, since the earlier call used this
+// bill_no: the deduction happened once.
+func (c *Client) SettlePay(ctx context.Context, r PayRequest) (*PayResponse, error) {
+	return settleLoop(ctx, c, func() (*PayResponse, error) { return c.pay(ctx, r, true) })
+}
+
+func (c *Client) pay(ctx context.Context, r PayRequest, settling bool) (*PayResponse, error) {
 	fs, err := playerFields(r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP)
 	if err != nil {
 		return nil, err
@@ -36,10 +54,23 @@ func (c *Client) Pay(ctx context.Context, r PayRequest) (*PayResponse, error) {
 		fs = append(fs, field{key: "app_remark", val: r.AppRemark})
 	}
 	var out apiResponse
-	if err := c.do(ctx, &call{api: APIPay, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs}, &out); err != nil {
+	if err := c.do(ctx, &call{api: APIPay, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderExists, settling: settling}, &out); err != nil {
 		return nil, err
 	}
-	return &PayResponse{BillNo: billNoOr(out.BillNo, r.BillNo), Balance: out.Balance, UsedGenAmount: out.usedGen()}, nil
+	return &PayResponse{BillNo: billNoOr(out.BillNo, r.BillNo), Balance: out.Balance, UsedGenAmount: out.usedGen(), AlreadyProcessed: out.alreadyProcessed}, nil
+}
+
+// settleLoop repeats fn while its outcome is unknown and ctx lasts.
+func settleLoop[T any](ctx context.Context, c *Client, fn func() (T, error)) (T, error) {
+	for n := 1; ; n++ {
+		resp, err := fn()
+		if !errors.Is(err, ErrOutcomeUnknown) {
+			return resp, err
+		}
+		if werr := sleep(ctx, c.backoff(n)); werr != nil {
+			return resp, err
+		}
+	}
 }
 
 // billNoOr is the bill_no the server echoed, or the one sent when it echoed

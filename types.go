@@ -111,17 +111,28 @@ type PayResponse struct {
 	BillNo        string
 	Balance       int64 // balance after the deduction
 	UsedGenAmount int64 // used_gen_amt (or used_gen_balance): gifted coins in this deduction
+	// AlreadyProcessed reports that an attempt whose outcome was unclear had
+	// in fact been applied: a retry with the same bill_no was answered 90012
+	// ("order already exists"). The deduction happened once; Balance and
+	// UsedGenAmount are then unknown and left at 0 (call GetBalance).
+	AlreadyProcessed bool
 }
 
 // CancelPayResponse is the result of a refund.
 type CancelPayResponse struct {
 	BillNo string
+	// AlreadyProcessed reports that a retry after an unclear attempt was
+	// answered 90015 ("order already refunded"): the refund happened once.
+	AlreadyProcessed bool
 }
 
 // PresentResponse is the result of a gift.
 type PresentResponse struct {
 	BillNo  string
 	Balance int64 // balance after the gift
+	// AlreadyProcessed reports that a retry after an unclear attempt was
+	// answered 90012: the gift happened once; Balance is then unknown (0).
+	AlreadyProcessed bool
 }
 
 // Secrets are masked wherever a value is printed or logged: fmt's verbs go

@@ -417,7 +417,7 @@ func (s *Server) handle(r *http.Request) result {
 	f := s.takeFault(api)
 	call.Fault = f
 	var res result
-	if f != nil && !f.Applied && (f.Errcode != 0 || f.Status != 0 || f.Drop) {
+	if f != nil && !f.Applied && f.replacesAnswer() {
 		call.Params, _, _ = decodeBody(body)
 	} else {
 		var applied bool
@@ -433,6 +433,10 @@ func (s *Server) handle(r *http.Request) result {
 	s.calls = append(s.calls, call)
 	return res
 }
+
+// replacesAnswer reports whether f answers in place of the server (an
+// errcode, a status or a drop) rather than only delaying the real answer.
+func (f *Fault) replacesAnswer() bool { return f.Errcode != 0 || f.Status != 0 || f.Drop }
 
 // faultResult is the answer under f: res (the real one) replaced by f's
 // errcode, status or drop, held for f's delay.

@@ -51,7 +51,8 @@ func client(t *testing.T, srv *midastest.Server, env midas.Env, mutate ...func(*
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	c, err := midas.NewClient(cfg, midas.WithBaseURL(srv.URL))
+	// Retries off: these tests look at the fake's answers one by one.
+	c, err := midas.NewClient(cfg, midas.WithBaseURL(srv.URL), midas.WithMaxRetries(0))
 	require.NoError(t, err)
 	return c
 }
@@ -360,7 +361,7 @@ func TestWithoutListener(t *testing.T) {
 	mt := httpmock.NewMockTransport()
 	mt.RegisterNoResponder(fake.Respond)
 	c, err := midas.NewClient(midas.Config{AppID: appID, OfferID: offerID, AppKey: prodKey, AccessToken: midas.StaticToken(token)},
-		midas.WithHTTPClient(&http.Client{Transport: mt}))
+		midas.WithHTTPClient(&http.Client{Transport: mt}), midas.WithMaxRetries(0))
 	require.NoError(t, err)
 	_, err = c.Pay(bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "m1", Amount: 20})
 	require.NoError(t, err)
@@ -411,7 +412,11 @@ func TestStableToken(t *testing.T) {
 	assert.ErrorIs(t, err, midas.ErrAccessTokenInvalid, "force_refresh ends the old token")
 
 	assert.EqualValues(t, 40125, get(`{"grant_type":"client_credential","appid":"wx1234567","secret":"wrong"}`)["errcode"])
+
+	// A delay-only fault holds the real answer back; it does not replace it.
+	srv.Inject(midastest.Fault{Delay: 5 * time.Millisecond})
+	assert.Equal(t, forced["access_token"], get(`{"grant_type":"client_credential","appid":"wx1234567","secret":"app-secret"}`)["access_token"])
 	calls, nForced := srv.StableTokenCalls()
-	assert.Equal(t, 4, calls)
+	assert.Equal(t, 5, calls)
 	assert.Equal(t, 1, nForced)
 }

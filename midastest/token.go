@@ -36,20 +36,30 @@ func (s *Server) tokenState(token string) tokenState {
 // force_refresh, or a call after it expired, issues a new one and ends the
 // old.
 func (s *Server) handleStableToken(r *http.Request) result {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	call := Call{API: APIStableToken}
+	f := s.takeFault(APIStableToken)
+	call.Fault = f
+	var res result
+	if f == nil || f.Applied || !f.replacesAnswer() {
+		res = s.issueStableToken(r, body, &call)
+	}
+	if f != nil {
+		res = faultResult(f, res)
+	}
+	s.calls = append(s.calls, call)
+	return res
+}
+
+// issueStableToken answers a stable_token request; s.mu is held.
+func (s *Server) issueStableToken(r *http.Request, body []byte, call *Call) result {
 	var req struct {
 		GrantType    string `json:"grant_type"`
 		AppID        string `json:"appid"`
 		Secret       string `json:"secret"`
 		ForceRefresh bool   `json:"force_refresh"`
-	}
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	call := Call{API: APIStableToken}
-	defer func() { s.calls = append(s.calls, call) }()
-	if f := s.takeFault(APIStableToken); f != nil {
-		call.Fault = f
-		return faultResult(f, result{})
 	}
 	if r.Method != http.MethodPost || json.Unmarshal(body, &req) != nil {
 		call.Errcode = 40002

@@ -1,0 +1,139 @@
+package midas
+
+import (
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Retry defaults.
+const (
+	DefaultMaxRetries = 2
+	DefaultBackoffMin = 100 * time.Millisecond
+	DefaultBackoffMax = 2 * time.Second
+)
+
+// Option configures a Client.
+type Option func(*settings) error
+
+type settings struct {
+	httpClient     *http.Client
+	baseURL        string
+	now            func() time.Time
+	maxRetries     int
+	attemptTimeout time.Duration
+	backoffMin     time.Duration
+	backoffMax     time.Duration
+	logger         *slog.Logger
+}
+
+func newSettings(opts []Option) (settings, error) {
+	s := settings{
+		// No Transport: requests go through http.DefaultTransport, looked up
+		// at each call, so httpmock.Activate intercepts them.
+		httpClient: &http.Client{Timeout: DefaultTimeout},
+		baseURL:    DefaultBaseURL,
+		now:        time.Now,
+		maxRetries: DefaultMaxRetries,
+		backoffMin: DefaultBackoffMin,
+		backoffMax: DefaultBackoffMax,
+	}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&s); err != nil {
+			return settings{}, err
+		}
+	}
+	return s, nil
+}
+
+// WithHTTPClient sends requests through hc instead of the default client
+// (which has a DefaultTimeout and uses http.DefaultTransport).
+func WithHTTPClient(hc *http.Client) Option {
+	return func(s *settings) error {
+		if hc == nil {
+			return invalid("WithHTTPClient", "nil *http.Client")
+		}
+		s.httpClient = hc
+		return nil
+	}
+}
+
+// WithBaseURL sends requests to u (scheme and host, optionally a path
+// prefix) instead of DefaultBaseURL: a fake server in tests, or a proxy.
+func WithBaseURL(u string) Option {
+	return func(s *settings) error {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.RawQuery != "" || p.Fragment != "" {
+			return invalid("WithBaseURL", "want an absolute http(s) URL with no query, got %q", u)
+		}
+		s.baseURL = strings.TrimRight(u, "/")
+		return nil
+	}
+}
+
+// WithClock sets where ts comes from (default time.Now).
+func WithClock(now func() time.Time) Option {
+	return func(s *settings) error {
+		if now == nil {
+			return invalid("WithClock", "nil clock")
+		}
+		s.now = now
+		return nil
+	}
+}
+
+// WithMaxRetries sets how many times a call is retried after a transport
+// error, an HTTP 5xx or errcode -1 (default 2; 0 turns retries off). pay,
+// present and cancelpay keep their bill_no on every attempt, so a retry never
+// moves coins twice.
+func WithMaxRetries(n int) Option {
+	return func(s *settings) error {
+		if n < 0 || n > 20 {
+			return invalid("WithMaxRetries", "want 0 to 20, got %d", n)
+		}
+		s.maxRetries = n
+		return nil
+	}
+}
+
+// WithAttemptTimeout bounds each attempt on its own, inside the caller's
+// context, so one hung attempt leaves time for a retry. 0 means no bound
+// other than the context and the HTTP client's timeout.
+func WithAttemptTimeout(d time.Duration) Option {
+	return func(s *settings) error {
+		if d < 0 {
+			return invalid("WithAttemptTimeout", "negative duration %v", d)
+		}
+		s.attemptTimeout = d
+		return nil
+	}
+}
+
+// WithRetryBackoff sets the wait before retry n: a random duration (full
+// jitter) up to min*2^(n-1), capped at max. Waits end when the context does.
+func WithRetryBackoff(min, max time.Duration) Option {
+	return func(s *settings) error {
+		if min <= 0 || max < min {
+			return invalid("WithRetryBackoff", "want 0 < min <= max, got %v and %v", min, max)
+		}
+		s.backoffMin, s.backoffMax = min, max
+		return nil
+	}
+}
+
+// WithLogger logs each attempt (API, bill_no, attempt, errcode or error,
+// duration) to l, secrets redacted. The default is silent.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *settings) error {
+		if l == nil {
+			return invalid("WithLogger", "nil logger")
+		}
+		s.logger = l
+		return nil
+	}
+}
