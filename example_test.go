@@ -5,26 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 
 	"github.com/gomidas/midas"
+	"github.com/gomidas/midas/midastest"
 )
 
-// fakeWeChat stands in for api.weixin.qq.com in these examples: it answers
-// each API with a canned body.
-func fakeWeChat() *httptest.Server {
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case strings.HasSuffix(r.URL.Path, "/getbalance"):
-			fmt.Fprint(w, `{"errcode":0,"errmsg":"ok","balance":120,"gen_balance":20,"first_save":2,"save_amt":100,"save_sum":100,"cost_sum":0,"present_sum":20}`)
-		case strings.HasSuffix(r.URL.Path, "/pay"):
-			fmt.Fprint(w, `{"errcode":90013,"errmsg":"balance not enough"}`)
-		default:
-			fmt.Fprint(w, `{"errcode":0,"errmsg":"ok"}`)
-		}
-	}))
+// fakeMidas stands in for api.weixin.qq.com in these examples: a player
+// with 100 coins, 20 of them gifted.
+func fakeMidas() *midastest.Server {
+	return midastest.NewServer(midastest.Config{
+		AppID: "wx1234567", OfferID: "12345678", AppKey: "productionAppKey", SandboxAppKey: "zNLgAGgqsEWJOg1nFVaO5r7fAlIQxr1u",
+		AccessTokens: []string{"ACCESSTOKEN"},
+		Players: []midastest.Player{{
+			OpenID: "odkx20ENSNa2w5y3g_qOkOvBNM1g", SessionKey: "V7Q38/i2KXaqrQyl2Yx9Hg==", Balance: 80, GenBalance: 20,
+		}},
+	})
 }
 
 func ExampleNewClient() {
@@ -43,7 +38,7 @@ func ExampleNewClient() {
 }
 
 func ExampleClient_GetBalance() {
-	srv := fakeWeChat()
+	srv := fakeMidas()
 	defer srv.Close()
 	c, err := midas.NewClient(midas.Config{
 		AppID: "wx1234567", OfferID: "12345678", AppKey: "zNLgAGgqsEWJOg1nFVaO5r7fAlIQxr1u",
@@ -60,11 +55,11 @@ func ExampleClient_GetBalance() {
 		log.Fatal(err)
 	}
 	fmt.Printf("balance %d, of which gifted %d\n", bal.Balance, bal.GenBalance)
-	// Output: balance 120, of which gifted 20
+	// Output: balance 100, of which gifted 20
 }
 
 func ExampleClient_Pay() {
-	srv := fakeWeChat()
+	srv := fakeMidas()
 	defer srv.Close()
 	c, err := midas.NewClient(midas.Config{
 		AppID: "wx1234567", OfferID: "12345678", AppKey: "zNLgAGgqsEWJOg1nFVaO5r7fAlIQxr1u",
@@ -86,8 +81,10 @@ func ExampleClient_Pay() {
 		fmt.Println("not enough coins: offer a top-up")
 	case errors.As(err, &apiErr):
 		fmt.Println("refused:", apiErr.Code, apiErr.Message)
+	case errors.Is(err, midas.ErrOutcomeUnknown):
+		fmt.Println("outcome unclear: settle with c.SettlePay, or cancel:", err)
 	case err != nil:
-		fmt.Println("outcome unclear: retry with the same bill_no or cancel it:", err)
+		fmt.Println("not sent:", err)
 	default:
 		fmt.Println("paid")
 	}

@@ -97,42 +97,42 @@ type PresentRequest struct {
 
 // BalanceResponse is a player's balance.
 type BalanceResponse struct {
-	Balance    int64 // balance: coins, gifted ones included
-	GenBalance int64 // gen_balance: gifted coins
-	FirstSave  bool  // first_save: the player qualifies for a first-top-up offer
-	SaveAmt    int64 // save_amt: coins from all top-ups
-	SaveSum    int64 // save_sum: coins ever held
-	CostSum    int64 // cost_sum: coins ever spent
-	PresentSum int64 // present_sum: coins ever gifted
+	Balance    int64 `json:"balance"`     // coins, gifted ones included
+	GenBalance int64 `json:"gen_balance"` // gifted coins
+	FirstSave  bool  `json:"first_save"`  // first_save 1 (true) or 2 (false): "satisfies the historical first top-up"
+	SaveAmt    int64 `json:"save_amt"`    // coins from all top-ups
+	SaveSum    int64 `json:"save_sum"`    // coins ever held
+	CostSum    int64 `json:"cost_sum"`    // coins ever spent
+	PresentSum int64 `json:"present_sum"` // coins ever gifted
 }
 
 // PayResponse is the result of a deduction.
 type PayResponse struct {
-	BillNo        string
-	Balance       int64 // balance after the deduction
-	UsedGenAmount int64 // used_gen_amt (or used_gen_balance): gifted coins in this deduction
+	BillNo        string `json:"bill_no"`
+	Balance       int64  `json:"balance"`      // balance after the deduction
+	UsedGenAmount int64  `json:"used_gen_amt"` // used_gen_amt (or used_gen_balance): gifted coins in this deduction
 	// AlreadyProcessed reports that an attempt whose outcome was unclear had
 	// in fact been applied: a retry with the same bill_no was answered 90012
 	// ("order already exists"). The deduction happened once; Balance and
 	// UsedGenAmount are then unknown and left at 0 (call GetBalance).
-	AlreadyProcessed bool
+	AlreadyProcessed bool `json:"already_processed"`
 }
 
 // CancelPayResponse is the result of a refund.
 type CancelPayResponse struct {
-	BillNo string
+	BillNo string `json:"bill_no"`
 	// AlreadyProcessed reports that a retry after an unclear attempt was
 	// answered 90015 ("order already refunded"): the refund happened once.
-	AlreadyProcessed bool
+	AlreadyProcessed bool `json:"already_processed"`
 }
 
 // PresentResponse is the result of a gift.
 type PresentResponse struct {
-	BillNo  string
-	Balance int64 // balance after the gift
+	BillNo  string `json:"bill_no"`
+	Balance int64  `json:"balance"` // balance after the gift
 	// AlreadyProcessed reports that a retry after an unclear attempt was
 	// answered 90012: the gift happened once; Balance is then unknown (0).
-	AlreadyProcessed bool
+	AlreadyProcessed bool `json:"already_processed"`
 }
 
 // Secrets are masked wherever a value is printed or logged: fmt's verbs go

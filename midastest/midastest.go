@@ -79,11 +79,11 @@ import (
 
 // Player is an account the fake knows.
 type Player struct {
-	OpenID     string
-	SessionKey string
-	ZoneID     string // default "1"
-	Balance    int64  // starting paid coins
-	GenBalance int64  // starting gifted coins
+	OpenID     string `json:"openid"`
+	SessionKey string `json:"session_key"`
+	ZoneID     string `json:"zone_id,omitempty"` // default "1"
+	Balance    int64  `json:"balance"`           // starting paid coins
+	GenBalance int64  `json:"gen_balance"`       // starting gifted coins
 }
 
 // RepeatMode says what a repeated bill_no gets.
