@@ -3,12 +3,9 @@ package midas
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"log/slog"
 	"net/http"
@@ -79,9 +76,8 @@ type Client struct {
 	tokens         TokenSource
 	settings
 
-	// keyed holds HMAC-SHA256 hashes already keyed with appKey: the key is
-	// fixed per client, so each sig skips the key setup.
-	keyed sync.Pool
+	// appKeyPads is the AppKey as HMAC pads: fixed per client, made once.
+	appKeyPads hmacKey
 	// bufs holds buffers for the strings that are signed.
 	bufs sync.Pool
 }
@@ -114,8 +110,7 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{appID: cfg.AppID, offerID: cfg.OfferID, appKey: cfg.AppKey, env: cfg.Env, tokens: cfg.AccessToken, settings: s}
-	key := []byte(cfg.AppKey)
-	c.keyed.New = func() any { return hmac.New(sha256.New, key) }
+	c.appKeyPads = newHMACKey(cfg.AppKey)
 	c.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
 	return c, nil
 }
@@ -151,28 +146,9 @@ func (cl *call) mutates() bool { return cl.doneCode != 0 }
 // attempt calls it again, so a retry carries a fresh ts and fresh signatures.
 func (c *Client) newRequest(ctx context.Context, cl *call, tok string) (*http.Request, error) {
 	var arr [16]field
-	fs := append(arr[:0], cl.fields...)
-	fs = append(fs,
-		field{key: "appid", val: c.appID},
-		field{key: "offer_id", val: c.offerID},
-		field{key: "ts", val: strconv.FormatInt(c.now().Unix(), 10), num: true})
-	sortFields(fs)
-
+	fs := c.stamp(arr[:0], cl)
 	path := c.env.Path(cl.api)
-	bp := c.bufs.Get().(*[]byte)
-	buf := appendSignString((*bp)[:0], fs, nil, path, "&secret=", c.appKey)
-	h := c.keyed.Get().(hash.Hash)
-	sig := hmacHex(h, buf)
-	c.keyed.Put(h)
-	var mpSig string
-	if cl.sessionKey != "" {
-		buf = appendSignString(buf[:0], fs, []field{{key: keyAccessToken, val: tok}, {key: keySig, val: sig}}, path, "&session_key=", cl.sessionKey)
-		mpSig = hmacHex(hmac.New(sha256.New, []byte(cl.sessionKey)), buf)
-	}
-	// The signed string holds secrets: wipe it before the buffer is reused.
-	clear(buf)
-	*bp = buf[:0]
-	c.bufs.Put(bp)
+	sig, mpSig := c.signFields(fs, path, tok, cl.sessionKey)
 
 	// The body gets its own slice: the transport may still read it after Do
 	// returns, so it cannot come from a pool.
@@ -184,6 +160,36 @@ func (c *Client) newRequest(ctx context.Context, cl *call, tok string) (*http.Re
 	}
 	req.Header.Set("Content-Type", "application/json")
 	return req, nil
+}
+
+// stamp appends cl's fields, appid, offer_id and a fresh ts to dst, sorted
+// by key.
+func (c *Client) stamp(dst []field, cl *call) []field {
+	dst = append(dst, cl.fields...)
+	dst = append(dst,
+		field{key: "appid", val: c.appID},
+		field{key: "offer_id", val: c.offerID},
+		field{key: "ts", val: strconv.FormatInt(c.now().Unix(), 10), num: true})
+	sortFields(dst)
+	return dst
+}
+
+// signFields computes sig over the sorted fields and, when sessionKey is
+// set, mp_sig over them plus access_token and sig.
+func (c *Client) signFields(fs []field, path, tok, sessionKey string) (sig, mpSig string) {
+	bp := c.bufs.Get().(*[]byte)
+	buf := appendSignString(c.appKeyPads.start(*bp), fs, nil, path, "&secret=", c.appKey)
+	sig = c.appKeyPads.sumHex(buf)
+	if sessionKey != "" {
+		pads := newHMACKey(sessionKey)
+		buf = appendSignString(pads.start(buf), fs, []field{{key: keyAccessToken, val: tok}, {key: keySig, val: sig}}, path, "&session_key=", sessionKey)
+		mpSig = pads.sumHex(buf)
+	}
+	// The signed string holds secrets: wipe it before the buffer is reused.
+	clear(buf)
+	*bp = buf[:0]
+	c.bufs.Put(bp)
+	return sig, mpSig
 }
 
 func billSuffix(billNo string) string {
@@ -232,7 +238,7 @@ func (r *apiResponse) errcode() (*int, string) { return r.ErrCode, string(r.ErrM
 // cannot be understood, and an *APIError for a non-zero errcode.
 func checkResponse(resp *http.Response, api, billNo string, out errcoder) error {
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	data, err := readLimited(resp)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		// Drain a little more so the connection can be reused.
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
@@ -260,10 +266,26 @@ func checkResponse(resp *http.Response, api, billNo string, out errcoder) error 
 	return nil
 }
 
+// readLimited reads up to maxResponseBytes+1 of a body, in one allocation
+// when the length is announced.
+func readLimited(resp *http.Response) ([]byte, error) {
+	var buf bytes.Buffer
+	if n := resp.ContentLength; n > 0 && n <= maxResponseBytes {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(resp.Body, maxResponseBytes+1))
+	return buf.Bytes(), err
+}
+
 // flexString is errmsg: a string, though some pages type it as a number.
 type flexString string
 
 func (s *flexString) UnmarshalJSON(b []byte) error {
+	if len(b) >= 2 && b[0] == '"' && bytes.IndexByte(b, '\\') < 0 {
+		// No escapes: the text between the quotes is the string.
+		*s = flexString(b[1 : len(b)-1])
+		return nil
+	}
 	if len(b) > 0 && b[0] == '"' {
 		var v string
 		err := json.Unmarshal(b, &v)

@@ -1,10 +1,8 @@
 package midas
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"hash"
 )
 
 // Names of the body fields that carry or feed the signatures.
@@ -45,8 +43,9 @@ func signMap(params map[string]string, orgLoc, secretName, key string, skip ...s
 		}
 	}
 	sortFields(fields)
-	msg := appendSignString(nil, fields, nil, orgLoc, secretName, key)
-	return hmacHex(hmac.New(sha256.New, []byte(key)), msg)
+	pads := newHMACKey(key)
+	buf := appendSignString(pads.start(nil), fields, nil, orgLoc, secretName, key)
+	return pads.sumHex(buf)
 }
 
 func contains(list []string, s string) bool {
@@ -70,25 +69,21 @@ type field struct {
 // method and secret suffix. Merging lets mp_sig reuse the sorted fields of sig
 // with access_token and sig slotted in, instead of sorting again.
 func appendSignString(buf []byte, fields, extra []field, orgLoc, secretName, secret string) []byte {
-	first := true
-	put := func(f field) {
-		if !first {
+	for i, j := 0, 0; i < len(fields) || j < len(extra); {
+		var f field
+		if j == len(extra) || (i < len(fields) && fields[i].key < extra[j].key) {
+			f = fields[i]
+			i++
+		} else {
+			f = extra[j]
+			j++
+		}
+		if i+j > 1 {
 			buf = append(buf, '&')
 		}
-		first = false
 		buf = append(buf, f.key...)
 		buf = append(buf, '=')
 		buf = append(buf, f.val...)
-	}
-	i, j := 0, 0
-	for i < len(fields) || j < len(extra) {
-		if j == len(extra) || (i < len(fields) && fields[i].key < extra[j].key) {
-			put(fields[i])
-			i++
-		} else {
-			put(extra[j])
-			j++
-		}
 	}
 	buf = append(buf, "&org_loc="...)
 	buf = append(buf, orgLoc...)
@@ -98,14 +93,42 @@ func appendSignString(buf []byte, fields, extra []field, orgLoc, secretName, sec
 	return buf
 }
 
-// hmacHex returns the lowercase hex HMAC of msg under the keyed hash h, which
-// it resets first so that a pooled keyed hash can be reused.
-func hmacHex(h hash.Hash, msg []byte) string {
-	h.Reset()
-	h.Write(msg)
-	var sum [sha256.Size]byte
+// hmacKey is an HMAC-SHA256 key (RFC 2104) as its inner and outer pads.
+// HMAC is computed straight from sha256.Sum256, which needs no hash object:
+// the message is written after the inner pad in the caller's buffer, so
+// signing allocates nothing but the hex string.
+type hmacKey struct{ ipad, opad [sha256.BlockSize]byte }
+
+func newHMACKey(key string) hmacKey {
+	var k [sha256.BlockSize]byte
+	if len(key) > len(k) {
+		sum := sha256.Sum256([]byte(key))
+		copy(k[:], sum[:])
+	} else {
+		copy(k[:], key)
+	}
+	var h hmacKey
+	for i, b := range k {
+		h.ipad[i] = b ^ 0x36
+		h.opad[i] = b ^ 0x5c
+	}
+	return h
+}
+
+// start begins a message in buf: the inner pad, to which the message is
+// appended.
+func (h *hmacKey) start(buf []byte) []byte { return append(buf[:0], h.ipad[:]...) }
+
+// sumHex finishes the HMAC of buf (the inner pad and the message) in
+// lowercase hex.
+func (h *hmacKey) sumHex(buf []byte) string {
+	var outer [sha256.BlockSize + sha256.Size]byte
+	copy(outer[:], h.opad[:])
+	inner := sha256.Sum256(buf)
+	copy(outer[sha256.BlockSize:], inner[:])
+	sum := sha256.Sum256(outer[:])
 	var out [2 * sha256.Size]byte
-	hex.Encode(out[:], h.Sum(sum[:0]))
+	hex.Encode(out[:], sum[:])
 	return string(out[:])
 }
 

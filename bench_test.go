@@ -1,0 +1,209 @@
+package midas
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// benchPay is a typical pay request: every optional field set, with a
+// session key, so both signatures are computed.
+var benchPay = PayRequest{
+	OpenID: testOpenID, SessionKey: testSessionKey, ZoneID: "1", PF: "android", UserIP: "203.0.113.7",
+	BillNo: "order-20261121-000123456", Amount: 60, PayItem: "sword*1", AppRemark: "first purchase",
+}
+
+func benchClient(b *testing.B, opts ...Option) *Client {
+	b.Helper()
+	c, err := NewClient(testConfig(Production), append([]Option{WithClock(fixedClock)}, opts...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+func benchCall(b *testing.B) *call {
+	fs, err := playerFields(benchPay.OpenID, benchPay.SessionKey, benchPay.ZoneID, benchPay.PF, benchPay.UserIP)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fs = append(fs, field{key: "bill_no", val: benchPay.BillNo}, field{key: "amt", val: "60", num: true},
+		field{key: "pay_item", val: benchPay.PayItem}, field{key: "app_remark", val: benchPay.AppRemark})
+	return &call{api: APIPay, billNo: benchPay.BillNo, sessionKey: benchPay.SessionKey, fields: fs, doneCode: CodeOrderExists}
+}
+
+// BenchmarkSign is the signing work of one pay request: stamping and sorting
+// the fields, building both strings, sig and mp_sig in hex.
+func BenchmarkSign(b *testing.B) {
+	c := benchClient(b)
+	cl := benchCall(b)
+	path := c.env.Path(APIPay)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var arr [16]field
+		fs := c.stamp(arr[:0], cl)
+		sig, mp := c.signFields(fs, path, testToken, cl.sessionKey)
+		if len(sig) != 64 || len(mp) != 64 {
+			b.Fatal("bad signature")
+		}
+	}
+}
+
+// BenchmarkSignFloor is the floor of BenchmarkSign: the two bare HMAC-SHA256
+// computations over the same strings, built beforehand.
+func BenchmarkSignFloor(b *testing.B) {
+	c := benchClient(b)
+	cl := benchCall(b)
+	var arr [16]field
+	fs := c.stamp(arr[:0], cl)
+	path := c.env.Path(APIPay)
+	sig, _ := c.signFields(fs, path, testToken, cl.sessionKey)
+	sigStr := appendSignString(nil, fs, nil, path, "&secret=", testAppKey)
+	mpStr := appendSignString(nil, fs, []field{{key: keyAccessToken, val: testToken}, {key: keySig, val: sig}}, path, "&session_key=", testSessionKey)
+	appKey, sessionKey := []byte(testAppKey), []byte(testSessionKey)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m := hmac.New(sha256.New, appKey)
+		m.Write(sigStr)
+		s1 := m.Sum(nil)
+		m = hmac.New(sha256.New, sessionKey)
+		m.Write(mpStr)
+		s2 := m.Sum(nil)
+		if len(s1)+len(s2) != 64 {
+			b.Fatal("bad sum")
+		}
+	}
+}
+
+// BenchmarkBuildRequest is all the client does before the network: sign,
+// encode the body, build the *http.Request.
+func BenchmarkBuildRequest(b *testing.B) {
+	c := benchClient(b)
+	cl := benchCall(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.newRequest(ctx, cl, testToken); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// payAnswer is what the loopback server answers every pay with.
+const payAnswer = `{"errcode":0,"errmsg":"ok","bill_no":"order-20261121-000123456","balance":940,"used_gen_amt":0}`
+
+// cannedServer answers every request with payAnswer after reading the body,
+// so the client's work, not the server's, is what is measured.
+func cannedServer() *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, payAnswer)
+	}))
+}
+
+// benchTransport keeps enough idle connections for the widest benchmark, so
+// that neither side pays for new connections.
+func benchHTTPClient() *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConns:        512,
+		MaxIdleConnsPerHost: 512,
+		IdleConnTimeout:     time.Minute,
+	}}
+}
+
+var concurrencies = []int{1, 8, 64, 256}
+
+// BenchmarkPay is a whole Pay against a loopback server, at each number of
+// goroutines.
+func BenchmarkPay(b *testing.B) {
+	srv := cannedServer()
+	defer srv.Close()
+	for _, n := range concurrencies {
+		b.Run(fmt.Sprintf("goroutines=%d", n), func(b *testing.B) {
+			c := benchClient(b, WithBaseURL(srv.URL), WithHTTPClient(benchHTTPClient()))
+			ctx := context.Background()
+			runConcurrent(b, n, func() error {
+				_, err := c.Pay(ctx, benchPay)
+				return err
+			})
+		})
+	}
+}
+
+// BenchmarkBarePost is the baseline of BenchmarkPay: a net/http POST of the
+// same body, built once, to the same server, reading the whole answer.
+func BenchmarkBarePost(b *testing.B) {
+	srv := cannedServer()
+	defer srv.Close()
+	c := benchClient(b)
+	req, err := c.newRequest(context.Background(), benchCall(b), testToken)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, _ := io.ReadAll(req.Body)
+	u := srv.URL + req.URL.RequestURI()
+	for _, n := range concurrencies {
+		b.Run(fmt.Sprintf("goroutines=%d", n), func(b *testing.B) {
+			hc := benchHTTPClient()
+			runConcurrent(b, n, func() error {
+				resp, err := hc.Post(u, "application/json", strings.NewReader(string(body)))
+				if err != nil {
+					return err
+				}
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				return err
+			})
+		})
+	}
+}
+
+// runConcurrent runs fn b.N times over n goroutines.
+func runConcurrent(b *testing.B, n int, fn func() error) {
+	b.Helper()
+	b.ReportAllocs()
+	b.ResetTimer()
+	if n == 1 {
+		for i := 0; i < b.N; i++ {
+			if err := fn(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return
+	}
+	work := make(chan struct{}, b.N)
+	for i := 0; i < b.N; i++ {
+		work <- struct{}{}
+	}
+	close(work)
+	errs := make(chan error, n)
+	for g := 0; g < n; g++ {
+		go func() {
+			for range work {
+				if err := fn(); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < n; g++ {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+}
