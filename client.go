@@ -153,12 +153,18 @@ func (c *Client) newRequest(ctx context.Context, cl *call, tok string) (*http.Re
 	// The body gets its own slice: the transport may still read it after Do
 	// returns, so it cannot come from a pool.
 	body := appendBody(make([]byte, 0, bodySize(fs)), fs, sig, mpSig)
-	u := c.baseURL + path + "?access_token=" + url.QueryEscape(tok)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("midas: %s: build request: %w", cl.api, redact(err, tok))
+		return nil, fmt.Errorf("midas: %s: build request: %w", cl.api, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	// The URL is the base parsed once, with the path and the token set:
+	// no parsing per call.
+	u := *c.base
+	u.Path += path
+	u.RawPath = ""
+	u.RawQuery = "access_token=" + url.QueryEscape(tok)
+	req.URL, req.Host = &u, u.Host
+	req.Header["Content-Type"] = []string{"application/json"}
 	return req, nil
 }
 

@@ -21,6 +21,7 @@ type Option func(*settings) error
 type settings struct {
 	httpClient     *http.Client
 	baseURL        string
+	base           *url.URL // baseURL, parsed once
 	now            func() time.Time
 	maxRetries     int
 	attemptTimeout time.Duration
@@ -48,6 +49,11 @@ func newSettings(opts []Option) (settings, error) {
 			return settings{}, err
 		}
 	}
+	base, err := url.Parse(s.baseURL)
+	if err != nil {
+		return settings{}, invalid("WithBaseURL", "%v", err)
+	}
+	s.base = base
 	return s, nil
 }
 
@@ -72,6 +78,7 @@ func WithBaseURL(u string) Option {
 			return invalid("WithBaseURL", "want an absolute http(s) URL with no query, got %q", u)
 		}
 		s.baseURL = strings.TrimRight(u, "/")
+		s.base = nil
 		return nil
 	}
 }

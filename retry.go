@@ -87,14 +87,16 @@ func (c *Client) settle(cl *call, attempts int, unclear bool, err error) error {
 // says whether sending again may help; ambiguous whether the server may
 // have applied the call though the answer says nothing of it.
 func (c *Client) attempt(ctx context.Context, cl *call, tok string, out *apiResponse, n int) (retryable, ambiguous bool, err error) {
-	start := c.now()
 	actx := ctx
 	if c.attemptTimeout > 0 {
 		var cancel context.CancelFunc
 		actx, cancel = context.WithTimeout(ctx, c.attemptTimeout)
 		defer cancel()
 	}
-	defer func() { c.logAttempt(cl, n, err, c.now().Sub(start)) }()
+	if c.logger != nil {
+		start := time.Now()
+		defer func() { c.logAttempt(cl, n, err, time.Since(start)) }()
+	}
 
 	req, err := c.newRequest(actx, cl, tok)
 	if err != nil {

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-8}
 out=$(mktemp)
-go test -run '^$' -bench 'Sign$|SignFloor|BuildRequest|BenchmarkPay$|BarePost' -benchmem -count "$count" . | tee "$out"
+go test -run '^$' -bench 'Sign$|SignFloor|BuildRequest|PayNoNetwork|Loopback' -benchmem -count "$count" . | tee "$out"
 echo
 go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da "$out" || true
 echo
@@ -20,7 +20,7 @@ awk '
   END {
     printf "signing: Sign / SignFloor = %.2f (target <= 1.5)\n", median(v["BenchmarkSign"]) / median(v["BenchmarkSignFloor"])
     for (g=1; g<=256; g*=2) {
-      p = "BenchmarkPay/goroutines=" g; b = "BenchmarkBarePost/goroutines=" g
+      p = "BenchmarkLoopback/goroutines=" g "/pay"; b = "BenchmarkLoopback/goroutines=" g "/bare"
       if (p in v && b in v)
         printf "calls/s: Pay / bare POST at %3d goroutines = %.2f%s\n", g, median(v[b]) / median(v[p]), (g==1 || g==64) ? " (target >= 0.9)" : ""
     }
