@@ -221,8 +221,9 @@ func (s *Server) Close() {
 	}
 }
 
-// HTTPServer is the underlying httptest.Server (nil for one made by New), for
-// tests that count connections through its Config.ConnState.
+// HTTPServer is the underlying httptest.Server (nil for one made by New).
+// It is already started: to set hooks such as Config.ConnState, serve a fake
+// from New with httptest.NewUnstartedServer instead.
 func (s *Server) HTTPServer() *httptest.Server { return s.srv }
 
 // AddPlayer adds or replaces a player, with its starting balances in both
