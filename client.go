@@ -32,6 +32,9 @@ type Config struct {
 	AppKey      string      // Midas AppKey of Env (sandbox and production keys differ)
 	Env         Env         // Production or Sandbox
 	AccessToken TokenSource // where each call gets its access_token
+	// Version is the generation of virtual payment the game is on: V1 (the
+	// zero value) or V2 for games that opened payment on or after 2022-11-05.
+	Version Version
 }
 
 type redactedConfig Config

@@ -141,3 +141,29 @@ func sortFields(fs []field) {
 		}
 	}
 }
+
+// PaySig computes the virtual payment 2.0 `pay_sig`: HMAC-SHA256 keyed with
+// the AppKey of the request's env, over uri + "&" + body, in lowercase hex.
+// uri is the bare path ("/wxa/game/pay"), body the exact bytes sent: 2.0 signs
+// bytes, not parameters, so a body re-encoded after signing no longer matches.
+//
+// The same rule signs an item order (uri "requestMidasPaymentGameItem", body
+// the signData string) and a delivery push (uri the Event, body the Payload).
+func PaySig(uri string, body []byte, appKey string) string {
+	pads := newHMACKey(appKey)
+	buf := pads.start(make([]byte, 0, sha256.BlockSize+len(uri)+1+len(body)))
+	buf = append(buf, uri...)
+	buf = append(buf, '&')
+	buf = append(buf, body...)
+	return pads.sumHex(buf)
+}
+
+// SessionSig computes the virtual payment 2.0 `signature`: HMAC-SHA256 keyed
+// with the player's session_key as its base64 text (not decoded), over the
+// exact body bytes, in lowercase hex.
+func SessionSig(body []byte, sessionKey string) string {
+	pads := newHMACKey(sessionKey)
+	buf := pads.start(make([]byte, 0, sha256.BlockSize+len(body)))
+	buf = append(buf, body...)
+	return pads.sumHex(buf)
+}

@@ -24,6 +24,33 @@ func (e Env) String() string {
 	return fmt.Sprintf("Env(%d)", int(e))
 }
 
+// Version is the generation of Midas virtual payment a game is on. The
+// generations differ in paths, body fields, signatures and errcode meanings;
+// never mix their parameters (a 2.0 OfferId or AppKey on a 1.0 path fails).
+type Version int
+
+const (
+	// V1 is virtual payment 1.0: /cgi-bin/midas/*, sig and mp_sig in the
+	// body, a sandbox path. The zero value, so existing configs keep working.
+	V1 Version = iota
+	// V2 is virtual payment 2.0: /wxa/game/*, pay_sig and signature in the
+	// query string over the exact body bytes, env in the body.
+	V2
+)
+
+// String returns "1.0" or "2.0".
+func (v Version) String() string {
+	switch v {
+	case V1:
+		return "1.0"
+	case V2:
+		return "2.0"
+	}
+	return fmt.Sprintf("Version(%d)", int(v))
+}
+
+func (v Version) valid() bool { return v == V1 || v == V2 }
+
 func (e Env) valid() bool { return e == Production || e == Sandbox }
 
 // Path returns the path of api ("getbalance", "pay", "cancelpay", "present")
