@@ -111,6 +111,17 @@ func TestAPIErrcodesMapToSentinels(t *testing.T) {
 				resp, err := ac.call(context.Background(), c)
 				require.Error(t, err)
 				assert.Nil(t, resp)
+				if code == CodeSystemBusy && ac.api != APIGetBalance {
+					// -1 on a call that moves coins leaves the outcome
+					// unknown, and that error matches nothing else.
+					var unknown *OutcomeUnknownError
+					require.ErrorAs(t, err, &unknown)
+					assert.ErrorIs(t, unknown.Err, ErrSystemBusy)
+					for _, s := range allSentinels {
+						assert.NotErrorIs(t, err, s)
+					}
+					return
+				}
 				assert.ErrorIs(t, err, allSentinels[code])
 				for other, s := range allSentinels {
 					if s != allSentinels[code] {
@@ -177,6 +188,12 @@ func TestNon2xxStatus(t *testing.T) {
 		mt.RegisterResponder(http.MethodPost, DefaultBaseURL+"/cgi-bin/midas/pay", httpmock.NewStringResponder(status, `{"errcode":0}`))
 		resp, err := c.Pay(context.Background(), PayRequest{OpenID: testOpenID, BillNo: "b1", Amount: 1})
 		assert.Nil(t, resp)
+		if status >= 500 {
+			// Retried, then unclear: the cause is kept on the unknown outcome.
+			var unknown *OutcomeUnknownError
+			require.ErrorAs(t, err, &unknown, "status %d", status)
+			err = unknown.Err
+		}
 		var he *HTTPError
 		require.ErrorAs(t, err, &he, "status %d", status)
 		assert.Equal(t, status, he.StatusCode)
@@ -250,7 +267,7 @@ func TestValidationSendsNothing(t *testing.T) {
 			return err
 		}},
 		{"zone_id", "ZoneID", func(c *Client) error {
-			_, err := c.GetBalance(ctx(), BalanceRequest{OpenID: testOpenID, ZoneID: "1&x=2"})
+			_, err := c.GetBalance(ctx(), BalanceRequest{OpenID: testOpenID, ZoneID: "1\n2"})
 			return err
 		}},
 		{"pf", "PF", func(c *Client) error {

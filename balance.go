@@ -3,14 +3,15 @@ package midas
 import "context"
 
 // GetBalance returns a player's coin balance (getbalance). It moves no
-// coins, so it is always safe to call again.
+// coins, so it is always safe to call again. In 2.0, r.RechargeCenter asks
+// for the recharge-centre balance (coin_type=1) instead of the game's.
 func (c *Client) GetBalance(ctx context.Context, r BalanceRequest) (*BalanceResponse, error) {
-	fs, err := playerFields(r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP)
+	cl, err := c.d.balance(c, &r)
 	if err != nil {
 		return nil, err
 	}
 	var out apiResponse
-	if err := c.do(ctx, &call{api: APIGetBalance, sessionKey: r.SessionKey, fields: fs}, &out); err != nil {
+	if err := c.do(ctx, cl, &out); err != nil {
 		return nil, err
 	}
 	return &BalanceResponse{

@@ -33,13 +33,11 @@ func benchClient(b *testing.B, opts ...Option) *Client {
 }
 
 func benchCall(b *testing.B) *call {
-	fs, err := playerFields(benchPay.OpenID, benchPay.SessionKey, benchPay.ZoneID, benchPay.PF, benchPay.UserIP)
+	cl, err := v1{}.pay(nil, &benchPay)
 	if err != nil {
 		b.Fatal(err)
 	}
-	fs = append(fs, field{key: "bill_no", val: benchPay.BillNo}, field{key: "amt", val: "60", num: true},
-		field{key: "pay_item", val: benchPay.PayItem}, field{key: "app_remark", val: benchPay.AppRemark})
-	return &call{api: APIPay, billNo: benchPay.BillNo, sessionKey: benchPay.SessionKey, fields: fs, doneCode: CodeOrderExists}
+	return cl
 }
 
 // BenchmarkSign is the signing work of one pay request: stamping and sorting
@@ -52,7 +50,7 @@ func BenchmarkSign(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		var arr [16]field
-		fs := c.stamp(arr[:0], cl)
+		fs := c.stamp(arr[:0], cl, testTS)
 		sig, mp := c.signFields(fs, path, testToken, cl.sessionKey)
 		if len(sig) != 64 || len(mp) != 64 {
 			b.Fatal("bad signature")
@@ -66,7 +64,7 @@ func BenchmarkSignFloor(b *testing.B) {
 	c := benchClient(b)
 	cl := benchCall(b)
 	var arr [16]field
-	fs := c.stamp(arr[:0], cl)
+	fs := c.stamp(arr[:0], cl, testTS)
 	path := c.env.Path(APIPay)
 	sig, _ := c.signFields(fs, path, testToken, cl.sessionKey)
 	sigStr := appendSignString(nil, fs, nil, path, "&secret=", testAppKey)

@@ -7,10 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/url"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -37,23 +34,10 @@ type Config struct {
 	Version Version
 }
 
-type redactedConfig Config
-
-// Format prints c with its AppKey masked.
-func (c Config) Format(f fmt.State, verb rune) {
-	c.AppKey = mask(c.AppKey)
-	fmt.Fprintf(f, fmt.FormatString(f, verb), redactedConfig(c))
-}
-
-// LogValue logs c without its AppKey.
-func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("appid", c.AppID), slog.String("offer_id", c.OfferID),
-		slog.String("env", c.Env.String()))
-}
-
 // TokenSource gives the access_token for a call. It is asked once per call,
 // so it should cache; see StaticToken.
 type TokenSource interface {
+	// Token returns the access_token to call with, or why there is none.
 	Token(ctx context.Context) (string, error)
 }
 
@@ -65,11 +49,6 @@ type staticToken string
 
 func (t staticToken) Token(context.Context) (string, error) { return string(t), nil }
 
-// Format never prints the token.
-func (t staticToken) Format(f fmt.State, _ rune) {
-	io.WriteString(f, "midas.StaticToken("+mask(string(t))+")")
-}
-
 // Client calls the Midas server APIs. It holds no per-player state and is
 // safe for concurrent use by many goroutines.
 type Client struct {
@@ -77,6 +56,7 @@ type Client struct {
 	appKey         string
 	env            Env
 	tokens         TokenSource
+	d              dialect // what differs between 1.0 and 2.0
 	settings
 
 	// appKeyPads is the AppKey as HMAC pads: fixed per client, made once.
@@ -100,6 +80,9 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	if !cfg.Env.valid() {
 		return nil, invalid("Env", "must be Production or Sandbox, got %d", int(cfg.Env))
 	}
+	if !cfg.Version.valid() {
+		return nil, invalid("Version", "must be V1 or V2, got %d", int(cfg.Version))
+	}
 	if cfg.AccessToken == nil {
 		return nil, invalid("AccessToken", "no TokenSource")
 	}
@@ -112,7 +95,7 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{appID: cfg.AppID, offerID: cfg.OfferID, appKey: cfg.AppKey, env: cfg.Env, tokens: cfg.AccessToken, settings: s}
+	c := &Client{appID: cfg.AppID, offerID: cfg.OfferID, appKey: cfg.AppKey, env: cfg.Env, tokens: cfg.AccessToken, settings: s, d: dialectOf(cfg.Version)}
 	c.appKeyPads = newHMACKey(cfg.AppKey)
 	c.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
 	return c, nil
@@ -121,10 +104,13 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 // Env is the environment the client calls.
 func (c *Client) Env() Env { return c.env }
 
+// Version is the generation of virtual payment the client speaks.
+func (c *Client) Version() Version { return c.d.version() }
+
 // Format prints the client's appid, offer_id, environment and base URL, never
 // its AppKey.
 func (c *Client) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "midas.Client{AppID:%s OfferID:%s Env:%s BaseURL:%s}", c.appID, c.offerID, c.env, c.baseURL)
+	fmt.Fprintf(f, "midas.Client{AppID:%s OfferID:%s Env:%s Version:%s BaseURL:%s}", c.appID, c.offerID, c.env, c.d.version(), c.baseURL)
 }
 
 // call is one API request before it is stamped and signed.
@@ -145,60 +131,23 @@ type call struct {
 // mutates reports whether the call can move coins.
 func (cl *call) mutates() bool { return cl.doneCode != 0 }
 
-// newRequest stamps cl with ts, signs it and builds the HTTP request. Each
-// attempt calls it again, so a retry carries a fresh ts and fresh signatures.
+// newRequest frames cl for one attempt (fresh ts, fresh signatures) and
+// builds the HTTP request around exactly the bytes that were signed.
 func (c *Client) newRequest(ctx context.Context, cl *call, tok string) (*http.Request, error) {
-	var arr [16]field
-	fs := c.stamp(arr[:0], cl)
-	path := c.env.Path(cl.api)
-	sig, mpSig := c.signFields(fs, path, tok, cl.sessionKey)
-
-	// The body gets its own slice: the transport may still read it after Do
-	// returns, so it cannot come from a pool.
-	body := appendBody(make([]byte, 0, bodySize(fs)), fs, sig, mpSig)
+	path, query, body := c.d.frame(c, cl, tok, c.now().Unix())
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("midas: %s: build request: %w", cl.api, err)
 	}
-	// The URL is the base parsed once, with the path and the token set:
+	// The URL is the base parsed once, with the path and the query set:
 	// no parsing per call.
 	u := *c.base
 	u.Path += path
 	u.RawPath = ""
-	u.RawQuery = "access_token=" + url.QueryEscape(tok)
+	u.RawQuery = query
 	req.URL, req.Host = &u, u.Host
 	req.Header["Content-Type"] = []string{"application/json"}
 	return req, nil
-}
-
-// stamp appends cl's fields, appid, offer_id and a fresh ts to dst, sorted
-// by key.
-func (c *Client) stamp(dst []field, cl *call) []field {
-	dst = append(dst, cl.fields...)
-	dst = append(dst,
-		field{key: "appid", val: c.appID},
-		field{key: "offer_id", val: c.offerID},
-		field{key: "ts", val: strconv.FormatInt(c.now().Unix(), 10), num: true})
-	sortFields(dst)
-	return dst
-}
-
-// signFields computes sig over the sorted fields and, when sessionKey is
-// set, mp_sig over them plus access_token and sig.
-func (c *Client) signFields(fs []field, path, tok, sessionKey string) (sig, mpSig string) {
-	bp := c.bufs.Get().(*[]byte)
-	buf := appendSignString(c.appKeyPads.start(*bp), fs, nil, path, "&secret=", c.appKey)
-	sig = c.appKeyPads.sumHex(buf)
-	if sessionKey != "" {
-		pads := newHMACKey(sessionKey)
-		buf = appendSignString(pads.start(buf), fs, []field{{key: keyAccessToken, val: tok}, {key: keySig, val: sig}}, path, "&session_key=", sessionKey)
-		mpSig = pads.sumHex(buf)
-	}
-	// The signed string holds secrets: wipe it before the buffer is reused.
-	clear(buf)
-	*bp = buf[:0]
-	c.bufs.Put(bp)
-	return sig, mpSig
 }
 
 func billSuffix(billNo string) string {
@@ -208,7 +157,7 @@ func billSuffix(billNo string) string {
 	return " bill_no=" + billNo
 }
 
-// apiResponse holds every field any of the four APIs answers with.
+// apiResponse holds every field any API of either version answers with.
 type apiResponse struct {
 	ErrCode        *int       `json:"errcode"`
 	ErrMsg         flexString `json:"errmsg"`
@@ -222,6 +171,23 @@ type apiResponse struct {
 	PresentSum     int64      `json:"present_sum"`
 	UsedGenAmt     *int64     `json:"used_gen_amt"`
 	UsedGenBalance *int64     `json:"used_gen_balance"`
+
+	// 2.0's names, mapped onto the above by the dialect.
+	PresentBalance    *int64 `json:"present_balance"`
+	SumSave           *int64 `json:"sum_save"`
+	SumBalance        *int64 `json:"sum_balance"`
+	SumCost           *int64 `json:"sum_cost"`
+	SumPresent        *int64 `json:"sum_present"`
+	UsedPresentAmount *int64 `json:"used_present_amount"`
+
+	// queryorderinfo (2.0).
+	OutTradeNo    string `json:"out_trade_no"`
+	ProductID     string `json:"product_id"`
+	PayState      int    `json:"pay_state"`
+	DeliverState  int    `json:"deliver_state"`
+	PayFinishTime int64  `json:"pay_finish_time"`
+	MchOrderNo    string `json:"mch_order_no"`
+	TransactionID string `json:"transaction_id"`
 
 	alreadyProcessed bool // set by the retry loop, not decoded
 }
@@ -245,7 +211,7 @@ func (r *apiResponse) errcode() (*int, string) { return r.ErrCode, string(r.ErrM
 // checkResponse reads, closes and decodes resp. It returns an *HTTPError for
 // a non-2xx status, an error matching ErrMalformedResponse for an answer that
 // cannot be understood, and an *APIError for a non-zero errcode.
-func checkResponse(resp *http.Response, api, billNo string, out errcoder) error {
+func checkResponse(resp *http.Response, api, billNo string, v Version, out errcoder) error {
 	defer resp.Body.Close()
 	data, err := readLimited(resp)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -257,7 +223,9 @@ func checkResponse(resp *http.Response, api, billNo string, out errcoder) error 
 		return fmt.Errorf("%w: %s%s: HTTP %d: %s", ErrMalformedResponse, api, billSuffix(billNo), resp.StatusCode, fmt.Sprintf(format, args...))
 	}
 	if err != nil {
-		return malformed("read body: %v", err)
+		// The server answered: a same-bill_no retry is how to learn the
+		// outcome. The cause is kept (context.DeadlineExceeded, a reset).
+		return &bodyReadError{api: api, billNo: billNo, err: err}
 	}
 	if len(data) > maxResponseBytes {
 		return malformed("body larger than %d bytes", maxResponseBytes)
@@ -270,10 +238,21 @@ func checkResponse(resp *http.Response, api, billNo string, out errcoder) error 
 		return malformed("no errcode")
 	}
 	if *code != 0 {
-		return &APIError{API: api, Code: *code, Message: msg, BillNo: billNo}
+		return &APIError{API: api, Code: *code, Message: msg, BillNo: billNo, Version: v}
 	}
 	return nil
 }
+
+// bodyReadError is a 2xx answer whose body could not be read to its end.
+type bodyReadError struct {
+	api, billNo string
+	err         error
+}
+
+func (e *bodyReadError) Error() string {
+	return "midas: " + e.api + billSuffix(e.billNo) + ": read answer: " + e.err.Error()
+}
+func (e *bodyReadError) Unwrap() error { return e.err }
 
 // readLimited reads up to maxResponseBytes+1 of a body, in one allocation
 // when the length is announced.

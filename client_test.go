@@ -216,7 +216,7 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 func playerSessionKey(id string) string {
-	return base64.StdEncoding.EncodeToString([]byte("session-" + id))
+	return base64.StdEncoding.EncodeToString([]byte(fmt.Sprintf("%-16.16s", "session-"+id)))
 }
 
 func withToken(r signedRequest) map[string]string {

@@ -35,11 +35,17 @@ var (
 	ErrInvalidRequest = errors.New("midas: invalid request")
 
 	// ErrOutcomeUnknown matches an error after which the coins of a pay,
-	// present or cancelpay may or may not have moved: the last attempt timed
-	// out, lost its connection, or was answered with a 5xx, errcode -1 or a
-	// malformed body. It is an *OutcomeUnknownError: settle it by calling
-	// again with the same bill_no (see Client.SettlePay), or cancel it.
+	// present or cancelpay may or may not have moved: an attempt was sent and
+	// its answer lost (timeout, dropped connection, 5xx, errcode -1, an
+	// unreadable body), and no later answer settled it. It is an
+	// *OutcomeUnknownError and matches no other sentinel: check it first.
+	// Settle it with SettlePay, SettlePresent or SettleCancelPay.
 	ErrOutcomeUnknown = errors.New("midas: outcome unknown")
+
+	// ErrNotSent matches an attempt that provably never reached the server
+	// (dial or DNS failure, TLS handshake failure, context done before
+	// sending). When every attempt of a call was not sent, nothing moved.
+	ErrNotSent = errors.New("midas: request not sent")
 
 	// ErrMalformedResponse matches a 2xx answer that could not be understood:
 	// not JSON, too large, truncated, a field of the wrong type, or no errcode.
@@ -97,7 +103,8 @@ func sentinel(code int) error {
 	return nil
 }
 
-// CodeText says in words what an errcode means, or "" for an unknown one.
+// CodeText says in words what an errcode means in 1.0, or "" for an unknown
+// one. APIError.Error uses the meaning of the version that answered.
 func CodeText(code int) string {
 	if s := sentinel(code); s != nil {
 		return strings.TrimPrefix(s.Error(), "midas: ")
@@ -109,15 +116,21 @@ func CodeText(code int) string {
 // documented or not, comes back as an *APIError; errors.Is matches the
 // documented ones against their sentinels.
 type APIError struct {
-	API     string // "getbalance", "pay", "cancelpay" or "present"
-	Code    int    // errcode
-	Message string // errmsg, as WeChat sent it
-	BillNo  string // the request's bill_no, if it had one
+	API     string  // "getbalance", "pay", "cancelpay", "present" or "queryorderinfo"
+	Code    int     // errcode
+	Message string  // errmsg, as WeChat sent it
+	BillNo  string  // the request's bill_no (a 2.0 refund's own), if it had one
+	Version Version // the generation that answered: errcodes mean different things in each
 }
 
+// Error names the API, the bill_no, the errcode and its meaning in the
+// version that answered, and errmsg.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	b.WriteString("midas: ")
+	if e.Version == V2 {
+		b.WriteString("v2 ")
+	}
 	b.WriteString(e.API)
 	if e.BillNo != "" {
 		b.WriteString(" bill_no=")
@@ -125,7 +138,7 @@ func (e *APIError) Error() string {
 	}
 	b.WriteString(": errcode ")
 	b.WriteString(strconv.Itoa(e.Code))
-	if t := CodeText(e.Code); t != "" {
+	if t := dialectOf(e.Version).codeText(e.Code); t != "" {
 		b.WriteString(" (")
 		b.WriteString(t)
 		b.WriteString(")")
@@ -137,9 +150,10 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// Is reports whether target is the sentinel of e.Code.
+// Is reports whether target is the sentinel of e.Code, as e.Version means
+// it (2.0's 90010 is ErrMpSigInvalid, 1.0's ErrSessionExpired).
 func (e *APIError) Is(target error) bool {
-	s := sentinel(e.Code)
+	s := dialectOf(e.Version).sentinel(e.Code)
 	return s != nil && s == target
 }
 
@@ -147,11 +161,12 @@ func (e *APIError) Is(target error) bool {
 // WeChat answers errors with status 200, so another status comes from
 // something in between.
 type HTTPError struct {
-	API        string
-	StatusCode int
-	BillNo     string
+	API        string // the API called
+	StatusCode int    // the HTTP status; a 3xx is a redirect, which is never followed
+	BillNo     string // the request's bill_no, if it had one
 }
 
+// Error names the API, the bill_no and the status.
 func (e *HTTPError) Error() string {
 	s := "midas: " + e.API
 	if e.BillNo != "" {
@@ -161,22 +176,61 @@ func (e *HTTPError) Error() string {
 }
 
 // OutcomeUnknownError says a pay, present or cancelpay may or may not have
-// been applied. errors.Is matches ErrOutcomeUnknown and, through Err, the
-// last attempt's cause (ErrSystemBusy, context.DeadlineExceeded, ...).
+// been applied. It matches ErrOutcomeUnknown and no other sentinel of this
+// package, so that it can never be read as a refusal: attempt 1 may have moved
+// the coins even though the last attempt was answered 90013. The last
+// attempt's error is in Err, for logs and diagnosis. Errors from outside this
+// package (context.DeadlineExceeded, net errors) still match through Is.
+//
+// Settle it with the Settle helper of the same API (SettlePay, SettlePresent,
+// SettleCancelPay) and the same request: a plain Pay with that bill_no is
+// answered 90012 (ErrOrderExists), which says nothing of the earlier attempt.
 type OutcomeUnknownError struct {
-	API      string
-	BillNo   string // call again with this bill_no to settle the outcome
-	Attempts int
-	Err      error // the last attempt's error
+	API      string // the API called: "pay", "present" or "cancelpay"
+	BillNo   string // the idempotency key to settle with (for a 2.0 cancelpay, the refund's bill_no)
+	Attempts int    // attempts made
+	Err      error  // the last attempt's error
 }
 
+// Error names the API, the bill_no, the attempts, what to do next and the
+// last attempt's error.
 func (e *OutcomeUnknownError) Error() string {
-	return fmt.Sprintf("midas: %s bill_no=%s: outcome unknown after %d attempt(s), the change may or may not have been made "+
-		"(call again with the same bill_no, or cancel it): %v", e.API, e.BillNo, e.Attempts, e.Err)
+	return fmt.Sprintf("midas: %s bill_no=%s: outcome unknown after %d attempt(s), the coins may or may not have moved "+
+		"(settle with the Settle helper and the same request): last attempt: %v", e.API, e.BillNo, e.Attempts, e.Err)
 }
 
-func (e *OutcomeUnknownError) Is(target error) bool { return target == ErrOutcomeUnknown }
-func (e *OutcomeUnknownError) Unwrap() error        { return e.Err }
+// Is matches ErrOutcomeUnknown, never another sentinel of this package, and
+// otherwise whatever Err matches (context.DeadlineExceeded, ...).
+func (e *OutcomeUnknownError) Is(target error) bool {
+	if target == ErrOutcomeUnknown {
+		return true
+	}
+	if isOwnSentinel(target) {
+		return false
+	}
+	return errors.Is(e.Err, target)
+}
+
+// isOwnSentinel reports whether target is one of this package's sentinels.
+func isOwnSentinel(target error) bool {
+	switch target {
+	case ErrSystemBusy, ErrOrderNotFound, ErrMpSigInvalid, ErrSessionExpired, ErrSigInvalid,
+		ErrOrderExists, ErrInsufficientBalance, ErrOrderConfirmed, ErrOrderRefunded,
+		ErrOrderProcessing, ErrNoPermission, ErrInvalidParam, ErrAccessTokenInvalid,
+		ErrInvalidRequest, ErrOutcomeUnknown, ErrMalformedResponse, ErrNotSent:
+		return true
+	}
+	return false
+}
+
+// notSentError is an attempt that provably never reached the server: the
+// connection was never made (dial, DNS, TLS handshake) or the context was
+// done before sending. It is not ambiguous.
+type notSentError struct{ err error }
+
+func (e *notSentError) Error() string        { return "not sent: " + e.err.Error() }
+func (e *notSentError) Unwrap() error        { return e.err }
+func (e *notSentError) Is(target error) bool { return target == ErrNotSent }
 
 // invalid returns an error for bad input, matching ErrInvalidRequest.
 func invalid(field, format string, args ...any) error {
@@ -193,9 +247,15 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
+// minMaskLen is the shortest secret masked wherever its text appears. A
+// shorter one cannot be masked without mangling the message (a one-letter
+// token would eat every such letter); it is kept out structurally instead:
+// URLs are sanitized and no message of this package quotes a secret.
+const minMaskLen = 16
+
 // redact strips access_token from the URL of a *url.Error (net/http puts the
-// full URL there), then masks any secret still left in the text, keeping the
-// chain for errors.Is (context.DeadlineExceeded and the like).
+// full URL there), then masks any long secret still left in the text,
+// keeping the chain for errors.Is (context.DeadlineExceeded and the like).
 func redact(err error, secrets ...string) error {
 	if ue, ok := err.(*url.Error); ok {
 		cp := *ue
@@ -205,7 +265,7 @@ func redact(err error, secrets ...string) error {
 	msg := err.Error()
 	out := msg
 	for _, s := range secrets {
-		if s != "" {
+		if len(s) >= minMaskLen {
 			out = strings.ReplaceAll(out, s, redacted)
 		}
 	}

@@ -23,7 +23,7 @@ func FuzzDecodeResponse(f *testing.F) {
 		}
 		resp := &http.Response{StatusCode: status, Body: io.NopCloser(bytes.NewReader(body))}
 		var out apiResponse
-		err := checkResponse(resp, APIPay, "b", &out)
+		err := checkResponse(resp, APIPay, "b", V1, &out)
 		if err == nil {
 			if status < 200 || status > 299 || out.ErrCode == nil || *out.ErrCode != 0 {
 				t.Fatalf("success from status %d body %q", status, body)

@@ -127,3 +127,5 @@ func capture(t *testing.T, got *[]signedRequest, body string) httpmock.Responder
 		return httpmock.NewStringResponse(http.StatusOK, body), nil
 	}
 }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -32,9 +32,7 @@ type settings struct {
 
 func newSettings(opts []Option) (settings, error) {
 	s := settings{
-		// No Transport: requests go through http.DefaultTransport, looked up
-		// at each call, so httpmock.Activate intercepts them.
-		httpClient: &http.Client{Timeout: DefaultTimeout},
+		httpClient: &http.Client{Timeout: DefaultTimeout, Transport: newDefaultTransport(), CheckRedirect: noRedirects},
 		baseURL:    DefaultBaseURL,
 		now:        time.Now,
 		maxRetries: DefaultMaxRetries,
@@ -57,17 +55,28 @@ func newSettings(opts []Option) (settings, error) {
 	return s, nil
 }
 
-// WithHTTPClient sends requests through hc instead of the default client
-// (which has a DefaultTimeout and uses http.DefaultTransport).
+// WithHTTPClient sends requests through hc instead of the default client.
+// hc itself is not changed: the client uses a copy whose CheckRedirect
+// refuses redirects, since following one would turn a POST into a GET.
+//
+// Give hc a Timeout, and a Transport whose MaxIdleConnsPerHost is at least
+// the number of concurrent calls: http.Transport's default of 2 makes every
+// further concurrent call open, and close, a new TLS connection to WeChat.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(s *settings) error {
 		if hc == nil {
 			return invalid("WithHTTPClient", "nil *http.Client")
 		}
-		s.httpClient = hc
+		cp := *hc
+		cp.CheckRedirect = noRedirects
+		s.httpClient = &cp
 		return nil
 	}
 }
+
+// noRedirects makes a 3xx the answer: a redirected POST would be re-sent as
+// a GET, and whatever answered it would be read as Midas's answer.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // WithBaseURL sends requests to u (scheme and host, optionally a path
 // prefix) instead of DefaultBaseURL: a fake server in tests, or a proxy.

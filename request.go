@@ -9,43 +9,105 @@ import (
 // Limits on the fields this package checks before sending. bill_no's are the
 // documented ones; the others are generous bounds on identifiers.
 const (
-	maxBillNo = 63
-	maxIDLen  = 128
+	maxBillNo     = 63
+	maxOutTradeNo = 32
+	maxIDLen      = 128
 )
 
-// playerFields checks the fields every request carries and returns them as
-// body fields, defaults applied and empty optional ones left out (they are
-// neither sent nor signed).
-func playerFields(openID, sessionKey, zoneID, pf, userIP string) ([]field, error) {
+// playerFields checks openid, zone_id and user_ip, the fields every request
+// carries in both versions, and appends them to dst: openid, zone_id and, when
+// given, user_ip.
+func playerFields(openID, zoneID, userIP string, dst []field) ([]field, error) {
 	if err := checkToken("OpenID", openID, maxIDLen); err != nil {
 		return nil, err
-	}
-	if sessionKey != "" {
-		if _, err := base64.StdEncoding.DecodeString(sessionKey); err != nil {
-			return nil, invalid("SessionKey", "not valid base64")
-		}
 	}
 	if zoneID == "" {
 		zoneID = DefaultZoneID
 	}
-	if err := checkToken("ZoneID", zoneID, maxIDLen); err != nil {
+	if err := checkZoneID(zoneID); err != nil {
 		return nil, err
 	}
-	if pf == "" {
-		pf = DefaultPF
-	}
-	if err := checkToken("PF", pf, maxIDLen); err != nil {
-		return nil, err
-	}
-	fs := make([]field, 0, 10)
-	fs = append(fs, field{key: "openid", val: openID}, field{key: "zone_id", val: zoneID}, field{key: "pf", val: pf})
+	dst = append(dst, field{key: "openid", val: openID}, field{key: "zone_id", val: zoneID})
 	if userIP != "" {
-		if _, err := netip.ParseAddr(userIP); err != nil {
-			return nil, invalid("UserIP", "%q is not an IP address", userIP)
+		if err := checkIP(userIP); err != nil {
+			return nil, err
 		}
-		fs = append(fs, field{key: "user_ip", val: userIP})
+		dst = append(dst, field{key: "user_ip", val: userIP})
 	}
-	return fs, nil
+	return dst, nil
+}
+
+func checkIP(userIP string) error {
+	if _, err := netip.ParseAddr(userIP); err != nil {
+		return invalid("UserIP", "%q is not an IP address", userIP)
+	}
+	return nil
+}
+
+// checkZoneID follows the pages: "zoneID" or "zoneID_roleID", role ids
+// defined by the game, so any printable text up to maxIDLen bytes is
+// accepted; control characters never are.
+func checkZoneID(zoneID string) error {
+	if len(zoneID) > maxIDLen {
+		return invalid("ZoneID", "longer than %d bytes", maxIDLen)
+	}
+	return checkText("ZoneID", zoneID)
+}
+
+// checkSessionKey accepts what WeChat issues: the standard base64 of 16
+// bytes, 24 characters, nothing around it (a trailing newline from a copy or
+// a file would be signed as part of the key).
+func checkSessionKey(sessionKey string) error {
+	if len(sessionKey) != 24 {
+		return invalid("SessionKey", "want the 24-character base64 of 16 bytes, got %d characters", len(sessionKey))
+	}
+	raw, err := base64.StdEncoding.Strict().DecodeString(sessionKey)
+	if err != nil || len(raw) != 16 {
+		return invalid("SessionKey", "not the standard base64 of 16 bytes")
+	}
+	return nil
+}
+
+// CheckOutTradeNo reports whether outTradeNo is a valid out_trade_no: 1 to
+// 32 characters of digits, letters and _ - | * @ (the union of the pages'
+// lists). An order the game creates must not start with '_'; the platform
+// fills such ids itself for orders made without one, so a query may name one
+// (platformMade). The error matches ErrInvalidRequest.
+func CheckOutTradeNo(outTradeNo string, platformMade bool) error {
+	if outTradeNo == "" {
+		return invalid("OutTradeNo", "empty")
+	}
+	if len(outTradeNo) > maxOutTradeNo {
+		return invalid("OutTradeNo", "longer than %d characters", maxOutTradeNo)
+	}
+	if outTradeNo[0] == '_' && !platformMade {
+		return invalid("OutTradeNo", "must not start with '_' (the platform's own ids do)")
+	}
+	for i := 0; i < len(outTradeNo); i++ {
+		if c := outTradeNo[i]; !isIDByte(c) && c != '|' && c != '*' && c != '@' {
+			return invalid("OutTradeNo", "character %q not allowed (want 0-9 A-Z a-z _ - | * @)", c)
+		}
+	}
+	return nil
+}
+
+// firstError returns the first non-nil error: checks in field order.
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendOptional appends an optional field only when set: empty optional
+// fields are neither sent nor signed.
+func appendOptional(fs []field, key, val string) []field {
+	if val == "" {
+		return fs
+	}
+	return append(fs, field{key: key, val: val})
 }
 
 // checkToken accepts 1 to max characters of [0-9A-Za-z_-]: openid, zone_id

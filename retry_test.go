@@ -149,9 +149,10 @@ func TestOutcomeUnknownAndSettle(t *testing.T) {
 	_, err := c.Pay(bg, midas.PayRequest{OpenID: alice, BillNo: "u1", Amount: 30})
 	require.Error(t, err)
 	assert.ErrorIs(t, err, midas.ErrOutcomeUnknown)
-	assert.ErrorIs(t, err, midas.ErrSystemBusy, "the cause too")
+	assert.NotErrorIs(t, err, midas.ErrSystemBusy, "an unknown outcome matches no other sentinel")
 	var ue *midas.OutcomeUnknownError
 	require.ErrorAs(t, err, &ue)
+	assert.ErrorIs(t, ue.Err, midas.ErrSystemBusy, "the cause is kept in Err")
 	assert.Equal(t, "u1", ue.BillNo)
 	assert.Equal(t, 3, ue.Attempts)
 	assert.Contains(t, err.Error(), "bill_no=u1")
@@ -235,7 +236,9 @@ func TestBackoffStopsWhenContextEnds(t *testing.T) {
 	case err := <-done:
 		assert.ErrorIs(t, err, midas.ErrOutcomeUnknown)
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
-		assert.ErrorIs(t, err, midas.ErrSystemBusy)
+		var ue *midas.OutcomeUnknownError
+		require.ErrorAs(t, err, &ue)
+		assert.ErrorIs(t, ue.Err, midas.ErrSystemBusy)
 	case <-time.After(time.Minute):
 		t.Fatal("the retry wait ignored the context")
 	}
@@ -337,7 +340,7 @@ func TestStableTokenSource(t *testing.T) {
 	for _, tok := range got {
 		assert.Equal(t, got[0], tok)
 	}
-	calls, forced := fake.StableTokenCalls()
+	calls, _ := fake.StableTokenCalls()
 	assert.Equal(t, 1, calls, "no thundering herd")
 
 	advance(time.Hour)
@@ -350,7 +353,7 @@ func TestStableTokenSource(t *testing.T) {
 	advance(time.Hour - 4*time.Minute) // within 5 minutes of expiry
 	tok, err = ts.Token(bg)
 	require.NoError(t, err)
-	calls, forced = fake.StableTokenCalls()
+	calls, forced := fake.StableTokenCalls()
 	assert.Equal(t, 2, calls, "renewed shortly before expiry")
 	assert.Zero(t, forced)
 
@@ -369,7 +372,7 @@ func TestStableTokenSource(t *testing.T) {
 }
 
 // When normal mode returns the very token WeChat rejected, the source forces
-// one refresh, and no more than once a minute.
+// a refresh, and backs off: 15 minutes, then doubling.
 func TestStableTokenForcesOnlyWhenNeeded(t *testing.T) {
 	mt := httpmock.NewMockTransport()
 	var forcedCalls atomic.Int32
@@ -395,16 +398,55 @@ func TestStableTokenForcesOnlyWhenNeeded(t *testing.T) {
 	ts.InvalidateToken("fresh")
 	tok, _ = ts.Token(bg) // normal mode gives "stale": not the rejected one, no force
 	ts.InvalidateToken(tok)
-	tok, _ = ts.Token(bg) // normal gives "stale" again, but a force was made under a minute ago
+	tok, _ = ts.Token(bg) // normal gives "stale" again, but a force was made just now
 	assert.Equal(t, "stale", tok)
-	assert.EqualValues(t, 1, forcedCalls.Load(), "rate-limited")
+	assert.EqualValues(t, 1, forcedCalls.Load(), "backed off")
 
 	ts.InvalidateToken("not-the-cached-one") // ignored
 	ts.InvalidateToken(tok)
-	now = now.Add(2 * time.Minute)
+	now = now.Add(16 * time.Minute)
 	tok, _ = ts.Token(bg)
 	assert.Equal(t, "fresh", tok)
 	assert.EqualValues(t, 2, forcedCalls.Load())
+
+	// The next force waits twice as long.
+	ts.InvalidateToken("fresh")
+	tok, _ = ts.Token(bg)
+	ts.InvalidateToken(tok)
+	now = now.Add(20 * time.Minute)
+	tok, _ = ts.Token(bg)
+	assert.Equal(t, "stale", tok)
+	assert.EqualValues(t, 2, forcedCalls.Load(), "30 minutes after the second")
+	ts.InvalidateToken(tok)
+	now = now.Add(11 * time.Minute)
+	tok, _ = ts.Token(bg)
+	assert.Equal(t, "fresh", tok)
+	assert.EqualValues(t, 3, forcedCalls.Load())
+}
+
+// A token rejected every minute for a day forces only a few refreshes.
+func TestStableTokenForcesAFewTimesADay(t *testing.T) {
+	mt := httpmock.NewMockTransport()
+	var forcedCalls atomic.Int32
+	mt.RegisterResponder(http.MethodPost, "https://api.weixin.qq.com/cgi-bin/stable_token", func(r *http.Request) (*http.Response, error) {
+		var buf bytes.Buffer
+		buf.ReadFrom(r.Body)
+		if bytes.Contains(buf.Bytes(), []byte(`"force_refresh":true`)) {
+			forcedCalls.Add(1)
+		}
+		return httpmock.NewStringResponse(200, `{"access_token":"same","expires_in":7200}`), nil
+	})
+	now := time.Unix(1_700_000_000, 0)
+	ts, err := midas.NewStableTokenSource(appID, secret, midas.WithHTTPClient(&http.Client{Transport: mt}), midas.WithClock(func() time.Time { return now }))
+	require.NoError(t, err)
+	for minute := 0; minute < 24*60; minute++ {
+		tok, err := ts.Token(bg)
+		require.NoError(t, err)
+		ts.InvalidateToken(tok)
+		now = now.Add(time.Minute)
+	}
+	assert.LessOrEqual(t, forcedCalls.Load(), int32(8), "each force ends every other server's token")
+	assert.GreaterOrEqual(t, forcedCalls.Load(), int32(2))
 }
 
 func TestStableTokenErrorsAreTyped(t *testing.T) {

@@ -17,9 +17,6 @@ const (
 	// tokenEarly is how long before expires_in a cached token is renewed, at
 	// most half its lifetime.
 	tokenEarly = 5 * time.Minute
-	// forceRefreshEvery bounds forced refreshes: WeChat allows a few a day,
-	// tens of seconds apart, and each ends every other server's token.
-	forceRefreshEvery = time.Minute
 )
 
 // StableTokenSource is a TokenSource over POST /cgi-bin/stable_token. It
@@ -28,9 +25,16 @@ const (
 // one: in normal mode stable_token gives all of them the same token, unlike
 // /cgi-bin/token, which ends the previous token on every call.
 //
-// When WeChat rejects a token (InvalidateToken), the next Token asks again in
-// normal mode, and forces a refresh only if that returns the rejected token,
-// at most once a minute.
+// Under failure:
+//   - within the renewal window before expiry, the cached token is served
+//     while a refresh runs, and still served if that refresh fails;
+//   - one refresh serves every caller waiting on it, failure included, and
+//     after a failure no new refresh starts for refreshPause: callers get the
+//     cached token while it is valid, else that failure;
+//   - when WeChat rejects a token (InvalidateToken), the next Token asks
+//     again in normal mode, and forces a refresh only if that returns the
+//     rejected token. Forced refreshes end every other server's token, so
+//     they back off: 15 minutes after the first, doubling to 24 hours.
 type StableTokenSource struct {
 	appID     string
 	appSecret string
@@ -38,11 +42,34 @@ type StableTokenSource struct {
 
 	mu        sync.Mutex
 	token     string
-	renewAt   time.Time     // when the cached token is due for renewal
-	inflight  chan struct{} // closed when the refresh under way ends
+	expiresAt time.Time     // when the cached token stops working
+	renewAt   time.Time     // when it is due for renewal
+	inflight  *tokenRefresh // the refresh under way, if any
+	failedAt  time.Time     // when the last refresh failed
+	failErr   error         // and why
 	rejected  string        // the token last rejected, if not yet replaced
 	lastForce time.Time
+	forceWait time.Duration // the wait before the next forced refresh
 }
+
+// tokenRefresh is one refresh that every caller waiting on it shares.
+type tokenRefresh struct {
+	done chan struct{}
+	tok  string
+	err  error
+}
+
+const (
+	// refreshPause is how long after a failed refresh the next may start.
+	refreshPause = 2 * time.Second
+	// refreshTimeout bounds a refresh, which runs on its own, apart from
+	// the caller that started it, so that its end is shared.
+	refreshTimeout = DefaultTimeout
+	// forceBackoffMin and forceBackoffMax bound the wait between forced
+	// refreshes, which doubles from the first to the last.
+	forceBackoffMin = 15 * time.Minute
+	forceBackoffMax = 24 * time.Hour
+)
 
 // NewStableTokenSource returns a TokenSource for appID. Of the options,
 // WithHTTPClient, WithBaseURL and WithClock apply.
@@ -67,40 +94,70 @@ func (ts *StableTokenSource) Format(f fmt.State, _ rune) {
 
 // Token returns the cached token, fetching a new one when it is due.
 func (ts *StableTokenSource) Token(ctx context.Context) (string, error) {
-	for {
-		ts.mu.Lock()
-		if ts.token != "" && ts.now().Before(ts.renewAt) {
-			tok := ts.token
-			ts.mu.Unlock()
+	ts.mu.Lock()
+	now := ts.now()
+	valid := ts.token != "" && now.Before(ts.expiresAt)
+	if valid && now.Before(ts.renewAt) {
+		tok := ts.token
+		ts.mu.Unlock()
+		return tok, nil
+	}
+	r := ts.inflight
+	if r == nil && !ts.failedAt.IsZero() && now.Sub(ts.failedAt) < refreshPause {
+		tok, err := ts.token, ts.failErr
+		ts.mu.Unlock()
+		if valid {
 			return tok, nil
 		}
-		if wait := ts.inflight; wait != nil {
-			ts.mu.Unlock()
-			select {
-			case <-wait:
-				continue
-			case <-ctx.Done():
-				return "", ctx.Err()
-			}
-		}
-		done := make(chan struct{})
-		ts.inflight = done
-		rejected := ts.rejected
-		ts.mu.Unlock()
-
-		tok, ttl, err := ts.refresh(ctx, rejected)
-
-		ts.mu.Lock()
-		ts.inflight = nil
-		close(done)
-		if err == nil {
-			ts.token, ts.rejected = tok, ""
-			early := min(tokenEarly, ttl/2)
-			ts.renewAt = ts.now().Add(ttl - early)
-		}
-		ts.mu.Unlock()
-		return tok, err
+		return "", err
 	}
+	leader := ts.inflight == nil
+	if leader {
+		r = &tokenRefresh{done: make(chan struct{})}
+		ts.inflight = r
+		go ts.run(r, ts.rejected)
+	}
+	cached := ts.token
+	ts.mu.Unlock()
+	if valid && !leader {
+		// Early renewal under way: the cached token still works.
+		return cached, nil
+	}
+	select {
+	case <-r.done:
+		if r.err != nil && valid {
+			return cached, nil
+		}
+		return r.tok, r.err
+	case <-ctx.Done():
+		if valid {
+			return cached, nil
+		}
+		return "", ctx.Err()
+	}
+}
+
+// run performs refresh r apart from any caller's context, so that a caller
+// giving up does not fail the others, and publishes its end to all.
+func (ts *StableTokenSource) run(r *tokenRefresh, rejected string) {
+	ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+	defer cancel()
+	tok, ttl, err := ts.refresh(ctx, rejected)
+
+	ts.mu.Lock()
+	now := ts.now()
+	ts.inflight = nil
+	if err == nil {
+		ts.token, ts.rejected = tok, ""
+		ts.expiresAt = now.Add(ttl)
+		ts.renewAt = now.Add(ttl - min(tokenEarly, ttl/2))
+		ts.failedAt, ts.failErr = time.Time{}, nil
+	} else {
+		ts.failedAt, ts.failErr = now, err
+	}
+	r.tok, r.err = tok, err
+	ts.mu.Unlock()
+	close(r.done)
 }
 
 // InvalidateToken drops token if it is the cached one, so the next Token
@@ -111,6 +168,8 @@ func (ts *StableTokenSource) InvalidateToken(token string) {
 	if token == ts.token {
 		ts.token = ""
 		ts.rejected = token
+		// A rejection is news: the next caller may refresh at once.
+		ts.failedAt, ts.failErr = time.Time{}, nil
 	}
 }
 
@@ -122,9 +181,15 @@ func (ts *StableTokenSource) refresh(ctx context.Context, rejected string) (stri
 		return tok, ttl, err
 	}
 	ts.mu.Lock()
-	allowed := ts.lastForce.IsZero() || ts.now().Sub(ts.lastForce) >= forceRefreshEvery
+	now := ts.now()
+	if ts.lastForce.IsZero() || now.Sub(ts.lastForce) >= forceBackoffMax {
+		// None for a day: start over.
+		ts.forceWait = 0
+	}
+	allowed := ts.forceWait == 0 || now.Sub(ts.lastForce) >= ts.forceWait
 	if allowed {
-		ts.lastForce = ts.now()
+		ts.lastForce = now
+		ts.forceWait = min(max(2*ts.forceWait, forceBackoffMin), forceBackoffMax)
 	}
 	ts.mu.Unlock()
 	if !allowed {
@@ -164,7 +229,7 @@ func (ts *StableTokenSource) fetch(ctx context.Context, force bool) (string, tim
 		return "", 0, fmt.Errorf("midas: %s: %w", APIStableToken, redact(err, ts.appSecret))
 	}
 	var out stableTokenResponse
-	if err := checkResponse(resp, APIStableToken, "", &out); err != nil {
+	if err := checkResponse(resp, APIStableToken, "", V1, &out); err != nil {
 		return "", 0, err
 	}
 	if out.AccessToken == "" || out.ExpiresIn <= 0 {

@@ -2,18 +2,21 @@ package midas
 
 import (
 	"fmt"
-	"log/slog"
+	"time"
 )
 
 // Env selects the Midas environment. Production and sandbox have different
 // paths and different AppKeys.
 type Env int
 
+// The environments. 1.0 calls the sandbox on its own path; 2.0 sends env in
+// the body. Each has its own AppKey.
 const (
-	Production Env = iota
-	Sandbox
+	Production Env = iota // live payments
+	Sandbox               // test payments, with the sandbox AppKey
 )
 
+// String returns "production" or "sandbox".
 func (e Env) String() string {
 	switch e {
 	case Production:
@@ -53,8 +56,9 @@ func (v Version) valid() bool { return v == V1 || v == V2 }
 
 func (e Env) valid() bool { return e == Production || e == Sandbox }
 
-// Path returns the path of api ("getbalance", "pay", "cancelpay", "present")
-// in this environment. It is also the org_loc that both signatures cover.
+// Path returns the 1.0 path of api ("getbalance", "pay", "cancelpay",
+// "present") in this environment. It is also the org_loc that both
+// signatures cover. 2.0 paths are the same in both environments: V2Path.
 func (e Env) Path(api string) string {
 	if e == Sandbox {
 		return "/cgi-bin/midas/sandbox/" + api
@@ -77,52 +81,102 @@ const (
 )
 
 // BalanceRequest asks for a player's balance (getbalance).
+//
+// The player fields are shared by every request type: OpenID, SessionKey,
+// ZoneID, PF and UserIP mean the same in each.
 type BalanceRequest struct {
-	OpenID     string // the player's openid
-	SessionKey string // the player's session_key; when set, the request carries mp_sig
-	ZoneID     string // zone_id; default "1"; with roles "zoneID_roleID"
-	PF         string // pf; default "android"
-	UserIP     string // user_ip; optional
+	OpenID string // the player's openid
+	// SessionKey is the player's session_key from code2Session, the base64
+	// text as WeChat gave it. 1.0: optional; when set the request carries
+	// mp_sig. 2.0: required, it keys the signature of every API.
+	SessionKey string
+	ZoneID     string // zone_id; default "1"; 1.0 with roles: "zoneID_roleID"; 2.0: a zone published for the env
+	PF         string // pf (1.0 only); default "android"; must be empty in 2.0
+	UserIP     string // user_ip: the player's IP; optional, sent when set
+	// RechargeCenter (2.0 only) asks for the recharge-centre balance
+	// (coin_type=1) instead of the game's coins; ZoneID is then "1".
+	RechargeCenter bool
 }
 
 // PayRequest deducts coins from a player (pay).
 type PayRequest struct {
-	OpenID     string
-	SessionKey string
-	ZoneID     string
-	PF         string
-	UserIP     string
+	OpenID     string // as in BalanceRequest
+	SessionKey string // as in BalanceRequest
+	ZoneID     string // as in BalanceRequest
+	PF         string // as in BalanceRequest (1.0 only)
+	UserIP     string // as in BalanceRequest
 	// BillNo identifies the deduction: a repeated bill_no is never deducted
-	// twice, which is what makes a retry safe. 1–63 of [0-9A-Za-z_-*@].
+	// twice, which is what makes a retry safe. 1.0: 1–63 of [0-9A-Za-z_-*@];
+	// 2.0: 1–63 of [0-9A-Za-z_-], not starting with '_'.
 	BillNo    string
-	Amount    int64  // amt: coins to deduct, positive
-	PayItem   string // pay_item; optional
-	AppRemark string // app_remark; optional, written to the account statement
+	Amount    int64  // coins to deduct, positive (1.0 amt, 2.0 amount)
+	PayItem   string // optional item info (1.0 pay_item, 2.0 payitem)
+	AppRemark string // optional note for the account statement (1.0 app_remark, 2.0 remark)
 }
 
 // CancelPayRequest refunds an earlier deduction by its bill_no (cancelpay).
 type CancelPayRequest struct {
-	OpenID     string
-	SessionKey string
-	ZoneID     string
-	PF         string
-	UserIP     string
-	BillNo     string // the bill_no of the pay to cancel
-	PayItem    string // pay_item; optional
+	OpenID     string // as in BalanceRequest
+	SessionKey string // as in BalanceRequest
+	ZoneID     string // as in BalanceRequest
+	PF         string // as in BalanceRequest (1.0 only)
+	UserIP     string // as in BalanceRequest
+	BillNo     string // the bill_no of the pay to refund, in both versions (2.0 sends it as pay_bill_no)
+	PayItem    string // pay_item (1.0 only); optional
+	// RefundBillNo (2.0 only, required) is the id of this return, sent as
+	// bill_no: the refund's idempotency key. Each partial return needs a
+	// fresh one; a retry of the same return keeps it.
+	RefundBillNo string
+	// Amount (2.0 only, required) is the coins to return: partial and
+	// repeated returns are allowed up to the amount paid.
+	Amount int64
 }
 
 // PresentRequest gifts coins to a player (present).
 type PresentRequest struct {
-	OpenID     string
-	SessionKey string
-	ZoneID     string
-	PF         string
-	UserIP     string
-	BillNo     string // a repeated bill_no never gifts twice
-	Count      int64  // present_counts: coins to gift, positive
+	OpenID     string // as in BalanceRequest
+	SessionKey string // as in BalanceRequest
+	ZoneID     string // as in BalanceRequest
+	PF         string // as in BalanceRequest (1.0 only)
+	UserIP     string // as in BalanceRequest
+	BillNo     string // a repeated bill_no never gifts twice; rules as PayRequest.BillNo
+	Count      int64  // coins to gift, positive (1.0 present_counts, 2.0 amount)
 }
 
-// BalanceResponse is a player's balance.
+// OrderKind says what a queried order bought (queryorderinfo's biz_id).
+type OrderKind int
+
+// The kinds of order QueryOrder can look up.
+const (
+	CoinOrder OrderKind = 1 // a coin top-up (wx.requestMidasPayment)
+	ItemOrder OrderKind = 2 // an item purchase (wx.requestMidasPaymentGameItem)
+)
+
+// QueryOrderRequest asks for an order's state (queryorderinfo, 2.0 only).
+type QueryOrderRequest struct {
+	OpenID     string    // as in BalanceRequest
+	SessionKey string    // as in BalanceRequest; required
+	ZoneID     string    // as in BalanceRequest
+	UserIP     string    // as in BalanceRequest
+	OutTradeNo string    // the order's out_trade_no; platform-made ones start with '_'
+	Kind       OrderKind // CoinOrder or ItemOrder
+}
+
+// QueryOrderResponse is an order's state.
+type QueryOrderResponse struct {
+	OutTradeNo    string    `json:"out_trade_no"`   // the order's out_trade_no
+	ProductID     string    `json:"product_id"`     // the item bought
+	Paid          bool      `json:"paid"`           // pay_state 2
+	Delivered     bool      `json:"delivered"`      // deliver_state 2 (for coins: balance credited)
+	PaidAt        time.Time `json:"paid_at"`        // pay_finish_time; zero when unpaid
+	MchOrderNo    string    `json:"mch_order_no"`   // WeChat Pay merchant order no (WeChat Pay channel only)
+	TransactionID string    `json:"transaction_id"` // WeChat Pay transaction id (WeChat Pay channel only)
+}
+
+// BalanceResponse is a player's balance. The fields carry 1.0's names; a 2.0
+// answer is mapped onto them: present_balance → GenBalance, sum_save →
+// SaveAmt, sum_balance → SaveSum, sum_cost → CostSum, sum_present →
+// PresentSum, and first_save (a boolean in 2.0) → FirstSave.
 type BalanceResponse struct {
 	Balance    int64 `json:"balance"`     // coins, gifted ones included
 	GenBalance int64 `json:"gen_balance"` // gifted coins
@@ -133,9 +187,10 @@ type BalanceResponse struct {
 	PresentSum int64 `json:"present_sum"` // coins ever gifted
 }
 
-// PayResponse is the result of a deduction.
+// PayResponse is the result of a deduction. In 2.0, used_present_amount is
+// mapped onto UsedGenAmount.
 type PayResponse struct {
-	BillNo        string `json:"bill_no"`
+	BillNo        string `json:"bill_no"`      // the deduction's bill_no
 	Balance       int64  `json:"balance"`      // balance after the deduction
 	UsedGenAmount int64  `json:"used_gen_amt"` // used_gen_amt (or used_gen_balance): gifted coins in this deduction
 	// AlreadyProcessed reports that an attempt whose outcome was unclear had
@@ -147,87 +202,19 @@ type PayResponse struct {
 
 // CancelPayResponse is the result of a refund.
 type CancelPayResponse struct {
-	BillNo string `json:"bill_no"`
+	BillNo  string `json:"bill_no"` // 1.0: the pay's bill_no; 2.0: the refund's (RefundBillNo)
+	Balance int64  `json:"balance"` // 2.0: balance after the return, when the answer has it; else 0
 	// AlreadyProcessed reports that a retry after an unclear attempt was
-	// answered 90015 ("order already refunded"): the refund happened once.
+	// answered 90015 in 1.0 ("order already refunded") or 90012 in 2.0: the
+	// refund happened once.
 	AlreadyProcessed bool `json:"already_processed"`
 }
 
 // PresentResponse is the result of a gift.
 type PresentResponse struct {
-	BillNo  string `json:"bill_no"`
+	BillNo  string `json:"bill_no"` // the gift's bill_no
 	Balance int64  `json:"balance"` // balance after the gift
 	// AlreadyProcessed reports that a retry after an unclear attempt was
 	// answered 90012: the gift happened once; Balance is then unknown (0).
 	AlreadyProcessed bool `json:"already_processed"`
-}
-
-// Secrets are masked wherever a value is printed or logged: fmt's verbs go
-// through Format, slog through LogValue.
-
-const redacted = "REDACTED"
-
-func mask(s string) string {
-	if s == "" {
-		return ""
-	}
-	return redacted
-}
-
-type (
-	redactedBalanceRequest   BalanceRequest
-	redactedPayRequest       PayRequest
-	redactedCancelPayRequest CancelPayRequest
-	redactedPresentRequest   PresentRequest
-)
-
-// Format prints r with its SessionKey masked.
-func (r BalanceRequest) Format(f fmt.State, verb rune) {
-	r.SessionKey = mask(r.SessionKey)
-	fmt.Fprintf(f, fmt.FormatString(f, verb), redactedBalanceRequest(r))
-}
-
-// Format prints r with its SessionKey masked.
-func (r PayRequest) Format(f fmt.State, verb rune) {
-	r.SessionKey = mask(r.SessionKey)
-	fmt.Fprintf(f, fmt.FormatString(f, verb), redactedPayRequest(r))
-}
-
-// Format prints r with its SessionKey masked.
-func (r CancelPayRequest) Format(f fmt.State, verb rune) {
-	r.SessionKey = mask(r.SessionKey)
-	fmt.Fprintf(f, fmt.FormatString(f, verb), redactedCancelPayRequest(r))
-}
-
-// Format prints r with its SessionKey masked.
-func (r PresentRequest) Format(f fmt.State, verb rune) {
-	r.SessionKey = mask(r.SessionKey)
-	fmt.Fprintf(f, fmt.FormatString(f, verb), redactedPresentRequest(r))
-}
-
-// LogValue logs r without its SessionKey.
-func (r BalanceRequest) LogValue() slog.Value {
-	return slog.GroupValue(playerAttrs(r.OpenID, r.ZoneID, r.PF)...)
-}
-
-// LogValue logs r without its SessionKey.
-func (r PayRequest) LogValue() slog.Value {
-	return slog.GroupValue(append(playerAttrs(r.OpenID, r.ZoneID, r.PF),
-		slog.String("bill_no", r.BillNo), slog.Int64("amt", r.Amount))...)
-}
-
-// LogValue logs r without its SessionKey.
-func (r CancelPayRequest) LogValue() slog.Value {
-	return slog.GroupValue(append(playerAttrs(r.OpenID, r.ZoneID, r.PF),
-		slog.String("bill_no", r.BillNo))...)
-}
-
-// LogValue logs r without its SessionKey.
-func (r PresentRequest) LogValue() slog.Value {
-	return slog.GroupValue(append(playerAttrs(r.OpenID, r.ZoneID, r.PF),
-		slog.String("bill_no", r.BillNo), slog.Int64("present_counts", r.Count))...)
-}
-
-func playerAttrs(openID, zoneID, pf string) []slog.Attr {
-	return []slog.Attr{slog.String("openid", openID), slog.String("zone_id", zoneID), slog.String("pf", pf)}
 }

@@ -13,11 +13,32 @@ const APIStableToken = "stable_token"
 
 type tokenState int
 
+type tokenInfo struct {
+	expires time.Time // zero: never
+	expired bool
+}
+
 const (
 	tokenValid tokenState = iota
 	tokenUnknown
 	tokenExpired
 )
+
+// ExpireToken makes token answer 42001 from now on.
+func (s *Server) ExpireToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.tokens[token]; ok {
+		t.expired = true
+	}
+}
+
+// AddToken makes token valid.
+func (s *Server) AddToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[token] = &tokenInfo{}
+}
 
 // tokenState checks an access_token; s.mu is held.
 func (s *Server) tokenState(token string) tokenState {

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/gomidas/midas"
@@ -18,62 +18,108 @@ func runAPI(ctx context.Context, cmd string, args []string, stdout, stderr io.Wr
 	offerID := fs.String("offer-id", getenv("MIDAS_OFFER_ID"), "offer_id (env MIDAS_OFFER_ID)")
 	appKey := fs.String("appkey", getenv("MIDAS_APPKEY"), "the AppKey of the environment (env MIDAS_APPKEY)")
 	envName := fs.String("env", getenv("MIDAS_ENV"), "production or sandbox (env MIDAS_ENV; default production)")
+	versionName := fs.String("version", getenv("MIDAS_VERSION"), "virtual payment version: 1 (/cgi-bin/midas) or 2 (/wxa/game) (env MIDAS_VERSION; default 1)")
 	token := fs.String("access-token", getenv("MIDAS_ACCESS_TOKEN"), "access_token (env MIDAS_ACCESS_TOKEN)")
 	appSecret := fs.String("appsecret", getenv("MIDAS_APPSECRET"), "AppSecret, to get the access_token from stable_token when none is given (env MIDAS_APPSECRET)")
 	baseURL := fs.String("base-url", getenv("MIDAS_BASE_URL"), "API base URL, e.g. the URL midas serve prints (env MIDAS_BASE_URL; default "+midas.DefaultBaseURL+")")
-	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
-	retries := fs.Int("retries", midas.DefaultMaxRetries, "retries after a transport error, 5xx or errcode -1")
+	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long (with -settle: stop settling)")
+	retries := fs.Int("retries", midas.DefaultMaxRetries, "retries after a transport error, 5xx or errcode -1 (0 to 20)")
 	openID := fs.String("openid", "", "the player's openid (required)")
-	sessionKey := fs.String("session-key", "", "the player's session_key; when given the request carries mp_sig")
+	sessionKey := fs.String("session-key", "", "the player's session_key; 1.0: when given the request carries mp_sig; 2.0: required")
 	zone := fs.String("zone", "", `zone_id (default "1")`)
-	pf := fs.String("pf", "", `pf (default "android")`)
+	pf := fs.String("pf", "", `1.0 only: pf (default "android")`)
 	userIP := fs.String("user-ip", "", "user_ip")
-	var billNo, payItem, remark *string
+	var billNo, payItem, remark, refundBillNo *string
 	var amount, count *int64
+	var settle, rechargeCenter *bool
 	if cmd != "balance" {
 		billNo = fs.String("bill-no", "", "bill_no (required): reuse it to retry or settle the same order")
+		settle = fs.Bool("settle", false, "settle an earlier call with this bill_no whose outcome was unknown (exit 4): "+
+			"call again until the answer is clear; an 'already processed' answer counts as the earlier call's success")
 	}
 	switch cmd {
+	case "balance":
+		rechargeCenter = fs.Bool("recharge-center", false, "2.0 only: the recharge-centre balance (coin_type=1) instead of the game's coins")
 	case "pay":
 		amount = fs.Int64("amount", 0, "coins to deduct (required)")
-		payItem = fs.String("pay-item", "", "pay_item")
-		remark = fs.String("remark", "", "app_remark")
+		payItem = fs.String("pay-item", "", "pay_item (2.0 payitem)")
+		remark = fs.String("remark", "", "app_remark (2.0 remark)")
 	case "cancel":
-		payItem = fs.String("pay-item", "", "pay_item")
+		payItem = fs.String("pay-item", "", "1.0 only: pay_item")
+		refundBillNo = fs.String("refund-bill-no", "", "2.0 only (required): the id of this return, its idempotency key; -bill-no is the pay's")
+		amount = fs.Int64("amount", 0, "2.0 only (required): coins to return")
 	case "present":
 		count = fs.Int64("count", 0, "coins to gift (required)")
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: midas %s [flags]\n\nCalls %s and prints the answer as JSON. On failure it exits 1 and names the errcode.\n\nFlags:\n", cmd, apiName(cmd))
+		fmt.Fprintf(stderr, "Usage: midas %s [flags]\n\nCalls %s and prints the answer as JSON on stdout; on failure it names the "+
+			"errcode on stderr and exits with a code that says what happened.\n\nFlags:\n", cmd, apiName(cmd))
 		fs.PrintDefaults()
+		fmt.Fprint(stderr, "\n"+exitCodes)
 	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return usagef("unexpected arguments %q: the API commands take only flags (-name value)", fs.Args())
 	}
 	env, err := parseEnv(*envName)
 	if err != nil {
-		return err
+		return usagef("-env or MIDAS_ENV: %v", err)
 	}
+	version, err := parseVersion(*versionName)
+	if err != nil {
+		return usagef("-version or MIDAS_VERSION: %v", err)
+	}
+	if *timeout <= 0 {
+		return usagef("-timeout %v: want a positive duration", *timeout)
+	}
+
+	// Every missing setting at once, each with where to set it.
+	var missing []string
+	need := func(v, where string) {
+		if v == "" {
+			missing = append(missing, where)
+		}
+	}
+	need(*appID, "-appid or MIDAS_APPID")
+	need(*offerID, "-offer-id or MIDAS_OFFER_ID")
+	need(*appKey, "-appkey or MIDAS_APPKEY")
+	if *token == "" && *appSecret == "" {
+		missing = append(missing, "-access-token or MIDAS_ACCESS_TOKEN (or -appsecret or MIDAS_APPSECRET to fetch one)")
+	}
+	need(*openID, "-openid")
+	if version == midas.V2 {
+		need(*sessionKey, "-session-key (2.0 signs every call with the player's session_key)")
+	}
+	if billNo != nil {
+		need(*billNo, "-bill-no")
+	}
+	if cmd == "cancel" && version == midas.V2 {
+		need(*refundBillNo, "-refund-bill-no (2.0 returns are identified by their own bill_no)")
+	}
+	if amount != nil && *amount == 0 && (cmd == "pay" || version == midas.V2) {
+		missing = append(missing, "-amount")
+	}
+	if count != nil && *count == 0 {
+		missing = append(missing, "-count")
+	}
+	if len(missing) > 0 {
+		return usagef("missing settings:\n  %s", strings.Join(missing, "\n  "))
+	}
+
 	var opts []midas.Option
 	if *baseURL != "" {
 		opts = append(opts, midas.WithBaseURL(*baseURL))
 	}
 	opts = append(opts, midas.WithMaxRetries(*retries))
 	var tokens midas.TokenSource
-	switch {
-	case *token != "":
+	if *token != "" {
 		tokens = midas.StaticToken(*token)
-	case *appSecret != "":
-		if tokens, err = midas.NewStableTokenSource(*appID, *appSecret, opts...); err != nil {
-			return err
-		}
-	default:
-		return errors.New("no access token: set -access-token (MIDAS_ACCESS_TOKEN) or -appsecret (MIDAS_APPSECRET)")
+	} else if tokens, err = midas.NewStableTokenSource(*appID, *appSecret, opts...); err != nil {
+		return err
 	}
-	c, err := midas.NewClient(midas.Config{AppID: *appID, OfferID: *offerID, AppKey: *appKey, Env: env, AccessToken: tokens}, opts...)
+	c, err := midas.NewClient(midas.Config{AppID: *appID, OfferID: *offerID, AppKey: *appKey, Env: env, Version: version, AccessToken: tokens}, opts...)
 	if err != nil {
 		return err
 	}
@@ -83,21 +129,45 @@ func runAPI(ctx context.Context, cmd string, args []string, stdout, stderr io.Wr
 	var resp any
 	switch cmd {
 	case "balance":
-		resp, err = c.GetBalance(ctx, midas.BalanceRequest{OpenID: *openID, SessionKey: *sessionKey, ZoneID: *zone, PF: *pf, UserIP: *userIP})
+		resp, err = c.GetBalance(ctx, midas.BalanceRequest{OpenID: *openID, SessionKey: *sessionKey, ZoneID: *zone, PF: *pf, UserIP: *userIP,
+			RechargeCenter: *rechargeCenter})
 	case "pay":
-		resp, err = c.Pay(ctx, midas.PayRequest{OpenID: *openID, SessionKey: *sessionKey, ZoneID: *zone, PF: *pf, UserIP: *userIP,
-			BillNo: *billNo, Amount: *amount, PayItem: *payItem, AppRemark: *remark})
+		r := midas.PayRequest{OpenID: *openID, SessionKey: *sessionKey, ZoneID: *zone, PF: *pf, UserIP: *userIP,
+			BillNo: *billNo, Amount: *amount, PayItem: *payItem, AppRemark: *remark}
+		if *settle {
+			resp, err = c.SettlePay(ctx, r)
+		} else {
+			resp, err = c.Pay(ctx, r)
+		}
 	case "cancel":
-		resp, err = c.CancelPay(ctx, midas.CancelPayRequest{OpenID: *openID, SessionKey: *sessionKey, ZoneID: *zone, PF: *pf, UserIP: *userIP,
-			BillNo: *billNo, PayItem: *payItem})
+		r := midas.CancelPayRequest{OpenID: *openID, SessionKey: *sessionKey, ZoneID: *zone, PF: *pf, UserIP: *userIP,
+			BillNo: *billNo, PayItem: *payItem, RefundBillNo: *refundBillNo, Amount: *amount}
+		if *settle {
+			resp, err = c.SettleCancelPay(ctx, r)
+		} else {
+			resp, err = c.CancelPay(ctx, r)
+		}
 	case "present":
-		resp, err = c.Present(ctx, midas.PresentRequest{OpenID: *openID, SessionKey: *sessionKey, ZoneID: *zone, PF: *pf, UserIP: *userIP,
-			BillNo: *billNo, Count: *count})
+		r := midas.PresentRequest{OpenID: *openID, SessionKey: *sessionKey, ZoneID: *zone, PF: *pf, UserIP: *userIP,
+			BillNo: *billNo, Count: *count}
+		if *settle {
+			resp, err = c.SettlePresent(ctx, r)
+		} else {
+			resp, err = c.Present(ctx, r)
+		}
 	}
 	if err != nil {
 		return err
 	}
-	return printJSON(stdout, resp)
+	if err := printJSON(stdout, resp); err != nil {
+		if cmd == "balance" {
+			return fmt.Errorf("writing the answer: %w", err)
+		}
+		// The coins moved but the script cannot read the answer: to it, the
+		// outcome is unknown, and settling tells it again.
+		return fmt.Errorf("%s succeeded but its answer could not be written (%w): %w", apiName(cmd), midas.ErrOutcomeUnknown, err)
+	}
+	return nil
 }
 
 func apiName(cmd string) string {

@@ -5,6 +5,21 @@
 //	midas balance | pay | cancel | present   call an API and print the answer as JSON
 //
 // Run "midas COMMAND -h" for the flags of each.
+//
+// # Exit codes
+//
+// The exit code tells a script what happened, so that it never has to read
+// the message:
+//
+//	0  success
+//	1  failed with no errcode from WeChat (network, HTTP status, unreadable
+//	   answer): the call did not take effect (when it may have, exit 4)
+//	2  bad input or usage: a flag, a missing setting, an unexpected argument,
+//	   a request field the SDK refuses; nothing was sent
+//	3  refused: WeChat answered an errcode (to the call, or to stable_token
+//	   for the access_token); the coins did not move
+//	4  outcome unknown: the coins may or may not have moved; settle by running
+//	   the same command again with -settle (same -bill-no)
 package main
 
 import (
@@ -17,22 +32,45 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/gomidas/midas"
 )
 
+// Exit codes: see the package doc and usage.
+const (
+	exitOK      = 0
+	exitFailed  = 1
+	exitUsage   = 2
+	exitRefused = 3
+	exitUnknown = 4
+)
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// SIGTERM (docker stop, kill, systemd) ends midas serve as Ctrl-C does.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
 }
+
+const exitCodes = `Exit codes:
+  0  success
+  1  failed with no errcode from WeChat (network, HTTP status, unreadable
+     answer): the call did not take effect (when it may have, exit 4)
+  2  bad input or usage: a flag, a missing setting, an unexpected argument,
+     a request field the SDK refuses; nothing was sent
+  3  refused: WeChat answered an errcode (to the call, or to stable_token
+     for the access_token); the coins did not move
+  4  outcome unknown (pay, cancel, present): the coins may or may not have
+     moved; run the same command again with -settle (same -bill-no)
+`
 
 const usage = `midas: sign, serve and call the WeChat Mini Game Midas APIs
 
 Usage:
   midas sign [flags] key=value ...    print the sorted string, the hashed string and sig / mp_sig
+  midas sign -v2 [flags]              print the bytes hashed and pay_sig / signature (2.0)
   midas serve [flags]                 run a fake Midas server on loopback
   midas balance [flags]               getbalance
   midas pay [flags]                   pay (deduct coins)
@@ -40,190 +78,237 @@ Usage:
   midas present [flags]               present (gift coins)
 
 The API commands read MIDAS_APPID, MIDAS_OFFER_ID, MIDAS_APPKEY, MIDAS_ENV
-(production or sandbox) and MIDAS_ACCESS_TOKEN or MIDAS_APPSECRET, unless
-flags say otherwise. Run "midas COMMAND -h" for a command's flags.
-`
+(production or sandbox), MIDAS_VERSION (1 or 2), MIDAS_BASE_URL and
+MIDAS_ACCESS_TOKEN or MIDAS_APPSECRET, unless flags say otherwise. Run
+"midas COMMAND -h" for a command's flags.
+
+` + exitCodes
 
 // run is the whole command, apart from the process: it returns the exit code.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, usage)
 		if len(args) == 0 {
-			return 2
+			return exitUsage
 		}
-		return 0
+		return exitOK
 	}
 	cmd, rest := args[0], args[1:]
 	var err error
 	switch cmd {
 	case "sign":
-		err = runSign(rest, stdout, stderr)
+		err = runSign(rest, stdin, stdout, stderr)
 	case "serve":
 		err = runServe(ctx, rest, stdout, stderr)
 	case "balance", "pay", "cancel", "present":
 		err = runAPI(ctx, cmd, rest, stdout, stderr, getenv)
 	default:
 		fmt.Fprintf(stderr, "midas: unknown command %q\n\n%s", cmd, usage)
-		return 2
+		return exitUsage
 	}
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		return 2
+	code := exitCode(err)
+	if code != exitOK && !errors.Is(err, errReported) {
+		fmt.Fprintln(stderr, "midas "+cmd+": "+explain(cmd, err))
 	}
-	fmt.Fprintln(stderr, "midas "+cmd+": "+explain(err))
-	return 1
+	return code
 }
 
-// errUsage marks an error already reported by the flag package.
-var errUsage = errors.New("usage")
+// exitCode classifies err. An unknown outcome is checked first: it must never
+// read as a refusal or a failure, since the coins may have moved.
+func exitCode(err error) int {
+	var apiErr *midas.APIError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, midas.ErrOutcomeUnknown):
+		return exitUnknown
+	case errors.Is(err, errReported), errors.As(err, new(*usageError)), errors.Is(err, midas.ErrInvalidRequest):
+		return exitUsage
+	case errors.As(err, &apiErr):
+		return exitRefused
+	}
+	return exitFailed
+}
 
+// errReported marks a usage error the flag package already printed.
+var errReported = errors.New("usage error already reported")
+
+// usageError is bad input found by the command itself: exit 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// parse parses flags; a bad flag has already been reported with the usage.
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return errUsage
+		return errReported
 	}
 	return nil
 }
 
-// explain puts an error in plain words, with the errcode and its meaning.
-func explain(err error) string {
+// parseInterspersed parses flags that may come before, between or after the
+// positional arguments ("--" ends the flags), and returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := parse(fs, args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// sentinels are the package's errcode sentinels, for words and hints that
+// follow what the client matched (the meaning of an errcode depends on the
+// version that answered).
+var sentinels = []error{
+	midas.ErrSystemBusy, midas.ErrOrderNotFound, midas.ErrMpSigInvalid, midas.ErrSessionExpired,
+	midas.ErrSigInvalid, midas.ErrOrderExists, midas.ErrInsufficientBalance, midas.ErrOrderConfirmed,
+	midas.ErrOrderRefunded, midas.ErrOrderProcessing, midas.ErrNoPermission, midas.ErrInvalidParam,
+	midas.ErrAccessTokenInvalid,
+}
+
+// hints say what an errcode usually means for someone at a terminal.
+var hints = map[error]string{
+	midas.ErrSigInvalid: "usually the AppKey does not match the environment or the version: sandbox and " +
+		"production have different AppKeys (-appkey or MIDAS_APPKEY with -env or MIDAS_ENV), and a 2.0 game's " +
+		"AppKey and offer_id do not work on 1.0 paths (-version or MIDAS_VERSION)",
+	midas.ErrMpSigInvalid: "the session signature is wrong: -session-key must be the player's current " +
+		"session_key, as wx.login gave it",
+	midas.ErrSessionExpired: "the player's session has ended: the player must log in again (wx.login) for a new session_key",
+	midas.ErrAccessTokenInvalid: "the access_token was rejected: get a new one (-access-token or MIDAS_ACCESS_TOKEN), " +
+		"or let midas fetch one with -appsecret or MIDAS_APPSECRET",
+	midas.ErrNoPermission: "check that -appid and -offer-id (MIDAS_APPID, MIDAS_OFFER_ID) belong together",
+	midas.ErrOrderExists: "this bill_no was used before; if an earlier call with it ended with an unknown " +
+		"outcome (exit 4), run it again with -settle to learn whether it was applied",
+}
+
+// flagOf names where the user sets each field the SDK may refuse.
+var flagOf = map[string]string{
+	"appid": "-appid or MIDAS_APPID", "AppID": "-appid or MIDAS_APPID",
+	"offer_id": "-offer-id or MIDAS_OFFER_ID", "OfferID": "-offer-id or MIDAS_OFFER_ID",
+	"AppKey": "-appkey or MIDAS_APPKEY", "Env": "-env or MIDAS_ENV", "Version": "-version or MIDAS_VERSION",
+	"AccessToken": "-access-token or MIDAS_ACCESS_TOKEN", "AppSecret": "-appsecret or MIDAS_APPSECRET",
+	"WithBaseURL": "-base-url or MIDAS_BASE_URL", "WithMaxRetries": "-retries",
+	"OpenID": "-openid", "SessionKey": "-session-key", "ZoneID": "-zone", "PF": "-pf", "UserIP": "-user-ip",
+	"BillNo": "-bill-no", "Amount": "-amount", "Count": "-count", "PayItem": "-pay-item", "AppRemark": "-remark",
+	"RefundBillNo": "-refund-bill-no", "RechargeCenter": "-recharge-center",
+}
+
+// explain puts an error in plain words, once: the command's name is the only
+// prefix, and the API and bill_no the SDK put in its messages are said once.
+func explain(cmd string, err error) string {
+	var unknown *midas.OutcomeUnknownError
+	if errors.As(err, &unknown) {
+		s := fmt.Sprintf("bill_no %s: outcome unknown after %d attempt(s): %s", unknown.BillNo, unknown.Attempts, cause(unknown.Err))
+		return s + "\nThe coins may or may not have moved. Run the same command again with -settle " +
+			"(same -bill-no) until it exits 0 or 3, or cancel the order."
+	}
+	if errors.Is(err, midas.ErrOutcomeUnknown) {
+		return err.Error() + "\nThe coins may or may not have moved. Run the same command again with -settle (same -bill-no)."
+	}
 	var apiErr *midas.APIError
 	if errors.As(err, &apiErr) {
-		meaning := midas.CodeText(apiErr.Code)
-		if meaning == "" {
-			meaning = "undocumented errcode"
+		s := ""
+		if apiErr.API != apiName(cmd) {
+			s = apiErr.API + ": "
 		}
-		s := fmt.Sprintf("errcode %d: %s", apiErr.Code, meaning)
-		if apiErr.Message != "" {
-			s += fmt.Sprintf(" (WeChat says %q)", apiErr.Message)
+		if apiErr.BillNo != "" {
+			s += "bill_no " + apiErr.BillNo + ": "
 		}
-		if errors.Is(err, midas.ErrOutcomeUnknown) {
-			s += "; the outcome is unknown: call again with the same bill_no, or cancel it"
-		}
-		return s
+		return s + cause(apiErr)
 	}
-	return err.Error()
+	if errors.Is(err, midas.ErrInvalidRequest) {
+		return invalidText(err.Error())
+	}
+	return stripPrefixes(err.Error())
 }
 
-func runSign(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	key := fs.String("key", "", "the Midas AppKey (required)")
-	path := fs.String("path", "", "the path called, e.g. /cgi-bin/midas/sandbox/pay (or use -api and -env)")
-	api := fs.String("api", "", "getbalance, pay, cancelpay or present, to build the path with -env")
-	env := fs.String("env", "production", "production or sandbox, with -api")
-	sessionKey := fs.String("session-key", "", "the player's session_key, to compute mp_sig")
-	token := fs.String("access-token", "", "the access_token, to compute mp_sig")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: midas sign -key APPKEY (-path PATH | -api API [-env ENV]) [-session-key K -access-token T] key=value ...
-
-Prints the parameters sorted as they are signed, the string hashed for sig
-(and for mp_sig when -session-key is given) with the secret masked, and the
-signatures. Pass the body fields as key=value, numbers in decimal; sig,
-mp_sig and access_token among them are ignored, as the signer ignores them.
-
-Example (the published worked example):
-  midas sign -key zNLgAGgqsEWJOg1nFVaO5r7fAlIQxr1u -path /cgi-bin/midas/getbalance \
-    -session-key V7Q38/i2KXaqrQyl2Yx9Hg== -access-token ACCESSTOKEN \
-    openid=odkx20ENSNa2w5y3g_qOkOvBNM1g appid=wx1234567 offer_id=12345678 ts=1507530737 zone_id=1 pf=android
-
-Flags:
-`)
-		fs.PrintDefaults()
+// cause describes an attempt's error without the SDK's prefixes.
+func cause(err error) string {
+	var apiErr *midas.APIError
+	if !errors.As(err, &apiErr) {
+		return stripPrefixes(err.Error())
 	}
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *key == "" {
-		return errors.New("-key is required")
-	}
-	orgLoc, err := pathOf(*path, *api, *env)
-	if err != nil {
-		return err
-	}
-	params := map[string]string{}
-	for _, kv := range fs.Args() {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return fmt.Errorf("parameter %q is not key=value", kv)
+	meaning := "undocumented errcode"
+	var hint string
+	for _, s := range sentinels {
+		if errors.Is(apiErr, s) {
+			meaning = strings.TrimPrefix(s.Error(), "midas: ")
+			hint = hints[s]
+			break
 		}
-		params[k] = v
 	}
-	if len(params) == 0 {
-		return errors.New("no parameters: pass the body fields as key=value")
+	s := fmt.Sprintf("errcode %d: %s", apiErr.Code, meaning)
+	if apiErr.Message != "" {
+		s += fmt.Sprintf(" (WeChat says %q)", apiErr.Message)
 	}
-	for _, k := range []string{"sig", "mp_sig", "access_token"} {
-		delete(params, k)
+	if hint != "" {
+		s += ": " + hint
 	}
-	suffix := "&org_loc=" + orgLoc + "&method=POST"
-	sorted := sortedString(params)
-	sig := midas.Sig(params, orgLoc, *key)
-	fmt.Fprintf(stdout, "sorted:      %s\n", sorted)
-	fmt.Fprintf(stdout, "sig hashes:  %s%s&secret=%s\n", sorted, suffix, masked(*key))
-	fmt.Fprintf(stdout, "sig:         %s\n", sig)
-	if *sessionKey == "" {
-		return nil
-	}
-	if *token == "" {
-		return errors.New("-access-token is required with -session-key: mp_sig covers it")
-	}
-	params["access_token"] = *token
-	params["sig"] = sig
-	mpSorted := sortedString(params)
-	fmt.Fprintf(stdout, "mp sorted:   %s\n", strings.Replace(mpSorted, "access_token="+*token, "access_token="+masked(*token), 1))
-	fmt.Fprintf(stdout, "mp hashes:   …%s&session_key=%s\n", suffix, masked(*sessionKey))
-	fmt.Fprintf(stdout, "mp_sig:      %s\n", midas.MpSig(params, orgLoc, *sessionKey))
-	return nil
+	return s
 }
 
-func pathOf(path, api, env string) (string, error) {
-	if path != "" {
-		if !strings.HasPrefix(path, "/") {
-			return "", fmt.Errorf("-path %q must start with /", path)
+// stripPrefixes removes the "midas: API bill_no=X: " prefixes of the SDK's
+// messages, which the command's own prefix already says.
+func stripPrefixes(msg string) string {
+	out := make([]string, 0, 4)
+	for _, part := range strings.Split(msg, "midas: ") {
+		api, after, ok := strings.Cut(part, ": ")
+		if ok && isAPIPrefix(api) {
+			part = after
 		}
-		return path, nil
+		if part != "" {
+			out = append(out, part)
+		}
 	}
-	if api == "" {
-		return "", errors.New("-path or -api is required")
-	}
-	e, err := parseEnv(env)
-	if err != nil {
-		return "", err
-	}
+	return strings.Join(out, "")
+}
+
+func isAPIPrefix(s string) bool {
+	api, _, _ := strings.Cut(s, " bill_no=")
 	switch api {
-	case midas.APIGetBalance, midas.APIPay, midas.APICancelPay, midas.APIPresent:
-		return e.Path(api), nil
+	case midas.APIGetBalance, midas.APIPay, midas.APICancelPay, midas.APIPresent, midas.APIStableToken:
+		return true
 	}
-	return "", fmt.Errorf("-api %q: want getbalance, pay, cancelpay or present", api)
+	return false
 }
 
-func parseEnv(s string) (midas.Env, error) {
-	switch strings.ToLower(s) {
-	case "", "production", "prod":
-		return midas.Production, nil
-	case "sandbox":
-		return midas.Sandbox, nil
+// invalidText rewrites "midas: invalid request: Field: problem" to name the
+// flag or variable that sets Field.
+func invalidText(msg string) string {
+	msg = stripPrefixes(msg)
+	head, rest, ok := strings.Cut(msg, "invalid request: ")
+	if !ok {
+		return msg
 	}
-	return 0, fmt.Errorf("environment %q: want production or sandbox", s)
-}
-
-func sortedString(params map[string]string) string {
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
+	field, problem, ok := strings.Cut(rest, ": ")
+	if f, known := flagOf[field]; ok && known {
+		return head + "invalid " + f + " (" + field + "): " + problem
 	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + params[k]
-	}
-	return strings.Join(parts, "&")
+	return msg
 }
 
 // masked hides a secret but shows its length and a short fingerprint, enough

@@ -21,7 +21,7 @@ func newShop(t *testing.T) (*Shop, *midastest.Server) {
 	fake := midastest.New(midastest.Config{
 		AppID: "wx1234567", OfferID: "12345678", AppKey: "prodKey", SandboxAppKey: "sandboxKey",
 		AccessTokens: []string{"token"},
-		Players:      []midastest.Player{{OpenID: "player1", SessionKey: "c2Vzc2lvbg==", Balance: 100}},
+		Players:      []midastest.Player{{OpenID: "player1", SessionKey: "V7Q38/i2KXaqrQyl2Yx9Hg==", Balance: 100}},
 	})
 	httpmock.Activate()
 	t.Cleanup(httpmock.DeactivateAndReset)
@@ -36,7 +36,7 @@ func newShop(t *testing.T) (*Shop, *midastest.Server) {
 
 func buy(t *testing.T, shop *Shop, orderID string) (int, BuyResponse) {
 	t.Helper()
-	body := `{"openid":"player1","session_key":"c2Vzc2lvbg==","order_id":"` + orderID + `","item":"sword"}`
+	body := `{"openid":"player1","session_key":"V7Q38/i2KXaqrQyl2Yx9Hg==","order_id":"` + orderID + `","item":"sword"}`
 	rec := httptest.NewRecorder()
 	shop.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/buy", strings.NewReader(body)))
 	var resp BuyResponse

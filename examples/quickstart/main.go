@@ -5,7 +5,8 @@
 // package midastest, started in-process. With MIDAS_APPID, MIDAS_OFFER_ID,
 // MIDAS_APPKEY (the sandbox key), MIDAS_OPENID and MIDAS_ACCESS_TOKEN or
 // MIDAS_APPSECRET set (MIDAS_SESSION_KEY optional) it runs the same steps
-// against the real sandbox.
+// against the real sandbox. With only some of them set it names every one
+// still missing, and stops.
 //
 //	go run ./examples/quickstart
 package main
@@ -16,6 +17,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/gomidas/midas"
@@ -75,10 +77,40 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string) error {
 	return nil
 }
 
+// settings are the variables that select the real sandbox; MIDAS_SESSION_KEY
+// is optional.
+var settings = []string{"MIDAS_APPID", "MIDAS_OFFER_ID", "MIDAS_APPKEY", "MIDAS_OPENID", "MIDAS_ACCESS_TOKEN", "MIDAS_APPSECRET", "MIDAS_SESSION_KEY"}
+
+// missingSettings reports whether any MIDAS_* setting is present and, if so,
+// every required one that is absent, so that a half-done setup is told all
+// it lacks at once instead of failing on the first.
+func missingSettings(getenv func(string) string) (missing []string, set bool) {
+	for _, name := range settings {
+		set = set || getenv(name) != ""
+	}
+	if !set {
+		return nil, false
+	}
+	for _, name := range []string{"MIDAS_APPID", "MIDAS_OFFER_ID", "MIDAS_APPKEY", "MIDAS_OPENID"} {
+		if getenv(name) == "" {
+			missing = append(missing, name)
+		}
+	}
+	if getenv("MIDAS_ACCESS_TOKEN") == "" && getenv("MIDAS_APPSECRET") == "" {
+		missing = append(missing, "MIDAS_ACCESS_TOKEN or MIDAS_APPSECRET")
+	}
+	return missing, true
+}
+
 // setup configures the real sandbox from MIDAS_* variables, or starts the
 // fake in-process when they are absent.
 func setup(w io.Writer, getenv func(string) string) (cfg midas.Config, player, sessionKey string, opts []midas.Option, stop func(), err error) {
-	if getenv("MIDAS_APPID") != "" {
+	if missing, set := missingSettings(getenv); set {
+		if len(missing) > 0 {
+			err = fmt.Errorf("to run against the real sandbox, also set %s (or unset every MIDAS_* variable to run offline)",
+				strings.Join(missing, ", "))
+			return
+		}
 		cfg = midas.Config{AppID: getenv("MIDAS_APPID"), OfferID: getenv("MIDAS_OFFER_ID"), AppKey: getenv("MIDAS_APPKEY"), Env: midas.Sandbox}
 		switch {
 		case getenv("MIDAS_ACCESS_TOKEN") != "":

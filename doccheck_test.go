@@ -1,0 +1,208 @@
+package midas_test
+
+import (
+	"fmt"
+	"go/ast"
+	"go/build"
+	"go/doc"
+	"go/parser"
+	gotoken "go/token"
+	"io/fs"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// TestEveryExportedIdentifierIsDocumented fails on an exported identifier
+// that go doc would show without a comment, in every library package of the
+// module (commands and examples aside): types, functions, methods of exported
+// types, constants and variables (a group doc covers its group), fields of
+// exported structs and methods of exported interfaces.
+func TestEveryExportedIdentifierIsDocumented(t *testing.T) {
+	var dirs []string
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		name := d.Name()
+		if path != "." && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata" ||
+			path == "cmd" || path == "examples" || path == "scripts") {
+			return filepath.SkipDir
+		}
+		dirs = append(dirs, path)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	checked := 0
+	for _, dir := range dirs {
+		bp, err := build.ImportDir(dir, 0)
+		if err != nil || bp.Name == "main" || len(bp.GoFiles) == 0 {
+			continue
+		}
+		fset := gotoken.NewFileSet()
+		var files []*ast.File
+		for _, name := range bp.GoFiles {
+			f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.ParseComments)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files = append(files, f)
+		}
+		p, err := doc.NewFromFiles(fset, files, "github.com/gomidas/midas/"+filepath.ToSlash(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked++
+		missing = append(missing, undocumented(p)...)
+	}
+	if checked == 0 {
+		t.Fatal("no package checked")
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		t.Errorf("%d exported identifiers have no doc comment:\n\t%s", len(missing), strings.Join(missing, "\n\t"))
+	}
+}
+
+// undocumented lists the exported identifiers of p that have no comment, as
+// pkg.Name, pkg.Type.Method or pkg.Type.Field.
+func undocumented(p *doc.Package) []string {
+	var out []string
+	add := func(name string) { out = append(out, p.Name+"."+name) }
+	if strings.TrimSpace(p.Doc) == "" {
+		add("(package doc)")
+	}
+	values := func(vs []*doc.Value) {
+		for _, v := range vs {
+			if strings.TrimSpace(v.Doc) != "" {
+				continue // a group doc covers the group
+			}
+			for _, spec := range v.Decl.Specs {
+				vs := spec.(*ast.ValueSpec)
+				if hasText(vs.Doc) || hasText(vs.Comment) {
+					continue
+				}
+				for _, n := range vs.Names {
+					if n.IsExported() {
+						add(n.Name)
+					}
+				}
+			}
+		}
+	}
+	funcs := func(prefix string, fs []*doc.Func) {
+		for _, f := range fs {
+			if strings.TrimSpace(f.Doc) == "" {
+				add(prefix + f.Name)
+			}
+		}
+	}
+	values(p.Consts)
+	values(p.Vars)
+	funcs("", p.Funcs)
+	for _, typ := range p.Types {
+		if strings.TrimSpace(typ.Doc) == "" {
+			add(typ.Name)
+		}
+		values(typ.Consts)
+		values(typ.Vars)
+		funcs("", typ.Funcs)
+		funcs(typ.Name+".", typ.Methods)
+		for _, spec := range typ.Decl.Specs {
+			ts, ok := spec.(*ast.TypeSpec)
+			if !ok || ts.Name.Name != typ.Name {
+				continue
+			}
+			var list *ast.FieldList
+			switch tt := ts.Type.(type) {
+			case *ast.StructType:
+				list = tt.Fields
+			case *ast.InterfaceType:
+				list = tt.Methods
+			}
+			if list == nil {
+				continue
+			}
+			for _, field := range list.List {
+				if len(field.Names) == 0 || hasText(field.Doc) || hasText(field.Comment) {
+					continue // embedded, or documented
+				}
+				for _, n := range field.Names {
+					if n.IsExported() {
+						add(typ.Name + "." + n.Name)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func hasText(g *ast.CommentGroup) bool { return g != nil && strings.TrimSpace(g.Text()) != "" }
+
+// The checker itself: it must see what it is meant to see.
+func TestUndocumentedFinds(t *testing.T) {
+	const src = `// Package p is documented.
+package p
+
+// Documented is.
+type Documented struct {
+	A int // a
+	// B is.
+	B, C int
+	D int
+	e int
+}
+
+type Bare int
+
+func (Bare) String() string { return "" }
+
+// Group doc covers both.
+const (
+	X = 1
+	Y = 2
+)
+
+const (
+	Z Bare = 3 // z
+	W Bare = 4
+)
+
+var V = 1
+
+// F is.
+func F() {}
+
+func G() {}
+
+// I is.
+type I interface {
+	M()
+	// N is.
+	N()
+}
+`
+	fset := gotoken.NewFileSet()
+	f, err := parser.ParseFile(fset, "p.go", src, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := doc.NewFromFiles(fset, []*ast.File{f}, "example.com/p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := undocumented(p)
+	sort.Strings(got)
+	want := []string{"p.Bare", "p.Bare.String", "p.Documented.D", "p.G", "p.I.M", "p.V", "p.W"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("undocumented = %v, want %v", got, want)
+	}
+}

@@ -1,0 +1,284 @@
+package midas
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// answers is a responder that answers each attempt with the next of its
+// steps: an errcode body, or an error (a lost answer), and counts attempts.
+type answers struct {
+	steps []any // int errcode, or error
+	n     atomic.Int32
+}
+
+func (a *answers) respond(*http.Request) (*http.Response, error) {
+	i := int(a.n.Add(1)) - 1
+	if i >= len(a.steps) {
+		i = len(a.steps) - 1
+	}
+	switch s := a.steps[i].(type) {
+	case error:
+		return nil, s
+	case int:
+		return httpmock.NewStringResponse(http.StatusOK, fmt.Sprintf(`{"errcode":%d,"errmsg":"m"}`, s)), nil
+	}
+	panic("bad step")
+}
+
+func fastClient(t *testing.T, steps ...any) (*Client, *answers) {
+	t.Helper()
+	c, mt := newMockedClient(t, Production, WithRetryBackoff(time.Microsecond, time.Microsecond))
+	a := &answers{steps: steps}
+	mt.RegisterNoResponder(a.respond)
+	return c, a
+}
+
+var lost = errors.New("connection reset by peer")
+
+var payReq = PayRequest{OpenID: testOpenID, BillNo: "b1", Amount: 5}
+
+// 1. Attempt 1 applied and its answer lost, the retry refused: unknown, and
+// never readable as the refusal.
+func TestUnknownOutcomeMatchesNoOtherSentinel(t *testing.T) {
+	for _, code := range []int{CodeInsufficientBalance, CodeSessionExpired, CodeSystemBusy, CodeInvalidParam, CodeSigInvalid} {
+		c, _ := fastClient(t, lost, code)
+		_, err := c.Pay(context.Background(), payReq)
+		require.ErrorIs(t, err, ErrOutcomeUnknown, "errcode %d", code)
+		for _, s := range allSentinels {
+			assert.NotErrorIs(t, err, s, "errcode %d", code)
+		}
+		assert.NotErrorIs(t, err, ErrAccessTokenInvalid)
+		assert.NotErrorIs(t, err, ErrMalformedResponse)
+		var apiErr *APIError
+		assert.False(t, errors.As(err, &apiErr), "the refusal is not reachable with errors.As")
+		var unknown *OutcomeUnknownError
+		require.ErrorAs(t, err, &unknown)
+		require.ErrorAs(t, unknown.Err, &apiErr, "the last attempt's error is in Err")
+		assert.Equal(t, code, apiErr.Code)
+		assert.Contains(t, err.Error(), fmt.Sprintf("errcode %d", code), "and named in the message")
+		assert.Contains(t, err.Error(), "Settle", "the message sends users to the Settle helpers")
+	}
+}
+
+// 2. Settle ends on every definite answer, and on a pre-lookup rejection.
+func TestSettleEnds(t *testing.T) {
+	cases := []struct {
+		name    string
+		steps   []any
+		calls   int32
+		ok      bool
+		already bool
+		want    error // a definite sentinel; nil with !ok means unknown
+	}{
+		{"success", []any{0}, 1, true, false, nil},
+		{"done code", []any{CodeOrderExists}, 1, true, true, nil},
+		{"busy then done", []any{-1, lost, -1, CodeOrderExists}, 4, true, true, nil},
+		{"processing then success", []any{CodeOrderProcessing, 0}, 2, true, false, nil},
+		{"insufficient balance is definite", []any{lost, CodeInsufficientBalance}, 2, false, false, ErrInsufficientBalance},
+		{"mp_sig: stop, unknown", []any{CodeMpSigInvalid}, 1, false, false, nil},
+		{"session: stop, unknown", []any{-1, CodeSessionExpired}, 2, false, false, nil},
+		{"sig: stop, unknown", []any{CodeSigInvalid}, 1, false, false, nil},
+		{"no permission: stop, unknown", []any{CodeNoPermission}, 1, false, false, nil},
+		{"param: stop, unknown", []any{CodeInvalidParam}, 1, false, false, nil},
+		{"token: stop, unknown", []any{CodeAccessTokenExpired}, 1, false, false, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, a := fastClient(t, tc.steps...)
+			// No deadline: a settle that did not end would hang the test.
+			resp, err := c.SettlePay(context.Background(), payReq)
+			assert.Equal(t, tc.calls, a.n.Load(), "calls")
+			switch {
+			case tc.ok:
+				require.NoError(t, err)
+				assert.Equal(t, tc.already, resp.AlreadyProcessed)
+			case tc.want != nil:
+				assert.ErrorIs(t, err, tc.want)
+				assert.NotErrorIs(t, err, ErrOutcomeUnknown, "definite")
+			default:
+				assert.ErrorIs(t, err, ErrOutcomeUnknown)
+				var unknown *OutcomeUnknownError
+				require.ErrorAs(t, err, &unknown)
+				assert.Equal(t, "b1", unknown.BillNo)
+			}
+		})
+	}
+}
+
+func TestSettleCancelPayDefiniteAnswers(t *testing.T) {
+	for _, code := range []int{CodeOrderNotFound, CodeOrderConfirmed} {
+		c, a := fastClient(t, code)
+		_, err := c.SettleCancelPay(context.Background(), CancelPayRequest{OpenID: testOpenID, BillNo: "b1"})
+		assert.Equal(t, int32(1), a.n.Load())
+		var apiErr *APIError
+		require.ErrorAs(t, err, &apiErr)
+		assert.Equal(t, code, apiErr.Code)
+		assert.NotErrorIs(t, err, ErrOutcomeUnknown)
+	}
+	c, _ := fastClient(t, CodeOrderRefunded)
+	resp, err := c.SettleCancelPay(context.Background(), CancelPayRequest{OpenID: testOpenID, BillNo: "b1"})
+	require.NoError(t, err)
+	assert.True(t, resp.AlreadyProcessed)
+}
+
+// Settle repeats -1 until ctx ends, then says unknown.
+func TestSettleRepeatsBusyUntilContextEnds(t *testing.T) {
+	c, a := fastClient(t, -1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	_, err := c.SettlePresent(ctx, PresentRequest{OpenID: testOpenID, BillNo: "b1", Count: 1})
+	assert.ErrorIs(t, err, ErrOutcomeUnknown)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Greater(t, a.n.Load(), int32(1))
+}
+
+// 3. Not sent is not unclear.
+func TestDialFailureIsNotAmbiguous(t *testing.T) {
+	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	c, a := fastClient(t, dial, CodeOrderExists)
+	_, err := c.Pay(context.Background(), payReq)
+	assert.Equal(t, int32(2), a.n.Load())
+	assert.ErrorIs(t, err, ErrOrderExists, "90012 after attempts that were never sent is a used bill_no, not success")
+	assert.NotErrorIs(t, err, ErrOutcomeUnknown)
+
+	c, _ = fastClient(t, dial)
+	_, err = c.Pay(context.Background(), payReq)
+	assert.ErrorIs(t, err, ErrNotSent)
+	assert.NotErrorIs(t, err, ErrOutcomeUnknown, "no attempt was sent: nothing moved")
+}
+
+func TestRealConnectionRefusedIsNotSent(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	c, err := NewClient(testConfig(Production), WithBaseURL(dead), WithRetryBackoff(time.Microsecond, time.Microsecond))
+	require.NoError(t, err)
+	_, err = c.Pay(context.Background(), payReq)
+	assert.ErrorIs(t, err, ErrNotSent)
+	assert.NotErrorIs(t, err, ErrOutcomeUnknown)
+}
+
+func TestContextDoneBeforeSendingIsNotSent(t *testing.T) {
+	c, a := fastClient(t, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := c.Pay(ctx, payReq)
+	assert.ErrorIs(t, err, ErrNotSent)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.NotErrorIs(t, err, ErrOutcomeUnknown)
+	assert.Zero(t, a.n.Load())
+}
+
+type failingBody struct{ err error }
+
+func (b failingBody) Read([]byte) (int, error) { return 0, b.err }
+func (failingBody) Close() error               { return nil }
+
+func TestBodyReadErrorIsAmbiguousAndKeepsItsCause(t *testing.T) {
+	c, mt := newMockedClient(t, Production, WithRetryBackoff(time.Microsecond, time.Microsecond))
+	var n atomic.Int32
+	mt.RegisterNoResponder(func(*http.Request) (*http.Response, error) {
+		if n.Add(1) == 1 {
+			return &http.Response{StatusCode: 200, Body: failingBody{context.DeadlineExceeded}, Header: http.Header{}}, nil
+		}
+		return httpmock.NewStringResponse(200, `{"errcode":90012}`), nil
+	})
+	resp, err := c.Pay(context.Background(), payReq)
+	require.NoError(t, err, "retried, and 90012 then means the first attempt was applied")
+	assert.True(t, resp.AlreadyProcessed)
+
+	// getbalance: the cause is kept with %w.
+	c, mt = newMockedClient(t, Production, WithMaxRetries(0))
+	mt.RegisterNoResponder(func(*http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Body: failingBody{context.DeadlineExceeded}, Header: http.Header{}}, nil
+	})
+	_, err = c.GetBalance(context.Background(), BalanceRequest{OpenID: testOpenID})
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+// 4. Redirects are never followed.
+func TestRedirectIsNotFollowed(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ok" {
+			io.WriteString(w, `{"errcode":0}`)
+			return
+		}
+		http.Redirect(w, r, "/ok", http.StatusFound)
+	}))
+	defer srv.Close()
+	own := &http.Client{Timeout: time.Second}
+	for name, opts := range map[string][]Option{
+		"default":        {WithBaseURL(srv.URL)},
+		"WithHTTPClient": {WithBaseURL(srv.URL), WithHTTPClient(own)},
+	} {
+		c, err := NewClient(testConfig(Production), opts...)
+		require.NoError(t, err)
+		_, err = c.Pay(context.Background(), payReq)
+		var he *HTTPError
+		require.ErrorAs(t, err, &he, name)
+		assert.Equal(t, http.StatusFound, he.StatusCode, name)
+	}
+	assert.Nil(t, own.CheckRedirect, "the caller's client is not changed")
+}
+
+// 5. Secrets in every serialisation, and masking that does not mangle.
+func TestSecretsInJSONAndSlogJSON(t *testing.T) {
+	const secret = "AppSecret-abcdefghijklmnop"
+	cfg := testConfig(Production)
+	ts, err := NewStableTokenSource(testAppID, secret)
+	require.NoError(t, err)
+	values := []any{
+		cfg, &cfg, StaticToken(testToken), ts,
+		BalanceRequest{OpenID: testOpenID, SessionKey: testSessionKey},
+		PayRequest{OpenID: testOpenID, SessionKey: testSessionKey, BillNo: "b"},
+		CancelPayRequest{OpenID: testOpenID, SessionKey: testSessionKey, BillNo: "b"},
+		PresentRequest{OpenID: testOpenID, SessionKey: testSessionKey, BillNo: "b"},
+		QueryOrderRequest{OpenID: testOpenID, SessionKey: testSessionKey, OutTradeNo: "o"},
+		Config{AppID: testAppID, OfferID: testOfferID, AppKey: testAppKey, AccessToken: ts},
+	}
+	var logged bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logged, nil))
+	for _, v := range values {
+		data, err := jsonMarshal(v)
+		require.NoError(t, err, "%T", v)
+		log.Info("value", "v", v)
+		for _, s := range []string{testAppKey, testSessionKey, testToken, secret} {
+			assert.NotContains(t, string(data), s, "json of %T", v)
+		}
+	}
+	for _, s := range []string{testAppKey, testSessionKey, testToken, secret} {
+		assert.NotContains(t, logged.String(), s)
+	}
+	assert.Contains(t, logged.String(), testOpenID, "the rest is still logged")
+}
+
+func TestOneLetterTokenDoesNotMangleMessages(t *testing.T) {
+	cfg := testConfig(Production)
+	cfg.AccessToken = StaticToken("h")
+	mt := httpmock.NewMockTransport()
+	c, err := NewClient(cfg, WithHTTPClient(&http.Client{Transport: mt}), WithMaxRetries(0))
+	require.NoError(t, err)
+	mt.RegisterNoResponder(httpmock.NewErrorResponder(errors.New("boom")))
+	_, err = c.GetBalance(context.Background(), BalanceRequest{OpenID: testOpenID})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "https://api.weixin.qq.com/cgi-bin/midas/getbalance")
+	assert.Contains(t, err.Error(), "access_token=REDACTED")
+	assert.False(t, strings.Contains(err.Error(), "access_token=h"))
+}

@@ -1,0 +1,493 @@
+package push
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/gomidas/midas"
+)
+
+// Defaults of the options.
+const (
+	// DefaultMaxBodyBytes bounds the body read from a push. Real pushes are
+	// about a kilobyte.
+	DefaultMaxBodyBytes = 64 << 10
+	// DefaultHandlerTimeout is how long after a request arrived its
+	// handler's context ends: under WeChat's 3-second limit, leaving time to
+	// answer.
+	DefaultHandlerTimeout = 2500 * time.Millisecond
+	// markTimeout bounds Deduper.Done and Release, which run on a context of
+	// their own so that a handler that used up its time still gets its
+	// delivery recorded.
+	markTimeout = time.Second
+)
+
+// Handlers are the functions called with verified pushes. Each may be nil:
+// its events are then answered with success and ignored. A function returns
+// nil once the event is durably handled; an error (or a panic) is answered
+// with a failure, and WeChat retries the push later. ctx ends before
+// WeChat's 3-second limit (see [WithHandlerTimeout]).
+type Handlers struct {
+	// ItemDelivered delivers a purchased item. It must be idempotent on
+	// OutTradeNo unless a Deduper is given (see [ItemDelivery]).
+	ItemDelivered func(context.Context, *ItemDelivery) error
+	// CoinsDelivered learns of a coin top-up.
+	CoinsDelivered func(context.Context, *CoinDelivery) error
+	// Refunded learns of a completed refund.
+	Refunded func(context.Context, *Refund) error
+}
+
+// Option configures NewHandler.
+type Option func(*settings)
+
+type settings struct {
+	logger  *slog.Logger
+	deduper Deduper
+	maxBody int64
+	timeout time.Duration
+	err     error
+}
+
+// WithLogger logs through l: rejections at Warn, handler failures at Error,
+// ignored and mock pushes at Info or Debug. Nothing is logged without it. No
+// log line holds the Token, a key or a decrypted body.
+func WithLogger(l *slog.Logger) Option { return func(s *settings) { s.logger = l } }
+
+// WithDeduper makes item delivery exactly-once keyed on OutTradeNo through d
+// (see [Deduper]). Coin and refund events do not go through it.
+func WithDeduper(d Deduper) Option { return func(s *settings) { s.deduper = d } }
+
+// WithMaxBodyBytes sets the largest body read; a larger one is rejected with
+// HTTP 413. n must be positive; the default is [DefaultMaxBodyBytes].
+func WithMaxBodyBytes(n int64) Option {
+	return func(s *settings) {
+		if n <= 0 {
+			s.err = errors.New("push: WithMaxBodyBytes needs a positive size")
+			return
+		}
+		s.maxBody = n
+	}
+}
+
+// WithHandlerTimeout sets how long after a request arrived the handler's
+// context ends. d must be positive; the default is [DefaultHandlerTimeout].
+// WeChat gives up after 3 s, so keep d well under that.
+func WithHandlerTimeout(d time.Duration) Option {
+	return func(s *settings) {
+		if d <= 0 {
+			s.err = errors.New("push: WithHandlerTimeout needs a positive duration")
+			return
+		}
+		s.timeout = d
+	}
+}
+
+// handler is the http.Handler of NewHandler.
+type handler struct {
+	cfg    Config
+	aesKey []byte // nil in plain mode
+	h      Handlers
+	settings
+}
+
+// NewHandler returns the http.Handler of a push URL: mount it on the path
+// configured in MP. It checks cfg (errors name the field at fault, never its
+// value). The handler is safe for concurrent use.
+func NewHandler(cfg Config, h Handlers, opts ...Option) (http.Handler, error) {
+	key, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	s := settings{maxBody: DefaultMaxBodyBytes, timeout: DefaultHandlerTimeout}
+	for _, o := range opts {
+		if o != nil {
+			o(&s)
+		}
+	}
+	if s.err != nil {
+		return nil, s.err
+	}
+	return &handler{cfg: cfg, aesKey: key, h: h, settings: s}, nil
+}
+
+// Format prints the handler without its secrets.
+func (x *handler) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "push.Handler{AppID:%s SecureMode:%t}", x.cfg.AppID, x.aesKey != nil)
+}
+
+// LogValue logs the handler's Config without secrets.
+func (x *handler) LogValue() slog.Value { return x.cfg.LogValue() }
+
+// answer is the JSON reply WeChat reads.
+type answer struct {
+	status int
+	code   int
+	msg    string
+}
+
+var (
+	ansSuccess    = answer{http.StatusOK, 0, "Success"}
+	ansBadRequest = answer{http.StatusBadRequest, 40000, "bad request"}
+	ansForbidden  = answer{http.StatusForbidden, 40300, "forbidden"}
+	ansMethod     = answer{http.StatusMethodNotAllowed, 40500, "method not allowed"}
+	ansTooLarge   = answer{http.StatusRequestEntityTooLarge, 41300, "request body too large"}
+	ansInternal   = answer{http.StatusInternalServerError, 99999, "internal error"}
+)
+
+func (a answer) write(w http.ResponseWriter) {
+	body, _ := json.Marshal(struct {
+		ErrCode int
+		ErrMsg  string
+	}{a.code, a.msg})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(a.status)
+	w.Write(body)
+}
+
+// rejection is a request refused before any handler ran: what to answer, and
+// a reason to log that names no secret.
+type rejection struct {
+	ans    answer
+	reason string
+	err    error // optional detail; never holds a secret
+}
+
+func reject(a answer, reason string) *rejection { return &rejection{ans: a, reason: reason} }
+
+func (x *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	switch r.Method {
+	case http.MethodGet:
+		x.serveCheck(w, r)
+	case http.MethodPost:
+		x.servePush(w, r, start)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		x.rejected(r, nil, reject(ansMethod, "method not allowed"))
+		ansMethod.write(w)
+	}
+}
+
+// serveCheck answers the URL check of MP: echostr back when the signature
+// matches.
+func (x *handler) serveCheck(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if !x.urlSigOK(q.Get("signature"), q.Get("timestamp"), q.Get("nonce")) {
+		x.rejected(r, nil, reject(ansForbidden, "URL check: bad signature"))
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, "forbidden")
+		return
+	}
+	echo, ok := q["echostr"]
+	if !ok {
+		x.rejected(r, nil, reject(ansBadRequest, "URL check: no echostr"))
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, "bad request")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, echo[0])
+}
+
+func (x *handler) urlSigOK(sig, timestamp, nonce string) bool {
+	return equalHex(URLSignature(x.cfg.Token, timestamp, nonce), sig)
+}
+
+// verified is a push whose signatures all checked out.
+type verified struct {
+	kind    eventKind
+	event   string
+	mock    bool
+	item    *ItemDelivery
+	coin    *CoinDelivery
+	refund  *Refund
+	ignored bool // unknown event
+}
+
+func (x *handler) servePush(w http.ResponseWriter, r *http.Request, start time.Time) {
+	v, rej := x.verify(w, r)
+	if rej != nil {
+		x.rejected(r, v, rej)
+		rej.ans.write(w)
+		return
+	}
+	switch {
+	case v.ignored:
+		x.log(r.Context(), slog.LevelInfo, "push: ignored event", slog.String("event", v.event))
+		ansSuccess.write(w)
+		return
+	case v.mock:
+		x.log(r.Context(), slog.LevelInfo, "push: mock push acknowledged", slog.String("event", v.event))
+		ansSuccess.write(w)
+		return
+	}
+	ctx, cancel := context.WithDeadline(r.Context(), start.Add(x.timeout))
+	defer cancel()
+	x.dispatch(ctx, v).write(w)
+}
+
+func (x *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *rejection) {
+	if r.Body == nil {
+		return nil, reject(ansBadRequest, "empty body")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, x.maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, reject(ansTooLarge, "body over the size limit")
+		}
+		return nil, reject(ansBadRequest, "reading body failed")
+	}
+	return body, nil
+}
+
+// verify runs every check of a POST: URL signature, body size, secure mode,
+// envelope, PayEventSig, strict payload. Only its result is trusted.
+func (x *handler) verify(w http.ResponseWriter, r *http.Request) (*verified, *rejection) {
+	q := r.URL.Query()
+	timestamp, nonce := q.Get("timestamp"), q.Get("nonce")
+	if !x.urlSigOK(q.Get("signature"), timestamp, nonce) {
+		return nil, reject(ansForbidden, "bad URL signature")
+	}
+	body, rej := x.readBody(w, r)
+	if rej != nil {
+		return nil, rej
+	}
+	msg, rej := x.open(q.Get("encrypt_type"), q.Get("msg_signature"), timestamp, nonce, body)
+	if rej != nil {
+		return nil, rej
+	}
+	return x.parse(msg)
+}
+
+// open returns the envelope JSON of a body: the body itself in plain mode,
+// the decrypted message in secure mode.
+func (x *handler) open(encryptType, msgSig, timestamp, nonce string, body []byte) ([]byte, *rejection) {
+	if x.aesKey == nil {
+		if encryptType != "" && encryptType != "raw" {
+			return nil, reject(ansBadRequest, "secure-mode push, but no EncodingAESKey is configured")
+		}
+		var outer secureBody
+		if json.Unmarshal(body, &outer) == nil && outer.Encrypt != "" {
+			return nil, reject(ansBadRequest, "encrypted body, but no EncodingAESKey is configured")
+		}
+		return body, nil
+	}
+	if encryptType != "" && encryptType != "aes" {
+		return nil, reject(ansBadRequest, "secure mode configured, but encrypt_type is not aes")
+	}
+	if msgSig == "" {
+		return nil, reject(ansForbidden, "secure mode configured, but no msg_signature")
+	}
+	var outer secureBody
+	if err := json.Unmarshal(body, &outer); err != nil {
+		return nil, reject(ansBadRequest, "secure-mode body is not JSON")
+	}
+	if outer.Encrypt == "" {
+		return nil, reject(ansBadRequest, "secure mode configured, but the body has no Encrypt")
+	}
+	if !equalHex(URLSignature(x.cfg.Token, timestamp, nonce, outer.Encrypt), msgSig) {
+		return nil, reject(ansForbidden, "bad msg_signature")
+	}
+	msg, appID, err := decrypt(x.aesKey, outer.Encrypt)
+	if err != nil {
+		return nil, reject(ansBadRequest, "Encrypt does not decrypt")
+	}
+	if appID != x.cfg.AppID {
+		return nil, reject(ansForbidden, "decrypted message is for another appid")
+	}
+	return msg, nil
+}
+
+// parse checks the envelope and its PayEventSig, then the payload.
+func (x *handler) parse(msg []byte) (*verified, *rejection) {
+	var env envelope
+	if err := json.Unmarshal(msg, &env); err != nil {
+		return nil, reject(ansBadRequest, "envelope is not the expected JSON")
+	}
+	if env.Event == "" {
+		return nil, reject(ansBadRequest, "envelope has no Event")
+	}
+	v := &verified{kind: kindOf(env.Event), event: env.Event}
+	if v.kind == kindUnknown {
+		v.ignored = true
+		return v, nil
+	}
+	mg := env.MiniGame
+	if mg == nil || mg.Payload == "" {
+		return v, reject(ansBadRequest, "envelope has no MiniGame.Payload")
+	}
+	if mg.PayEventSig == "" {
+		return v, reject(ansForbidden, "envelope has no MiniGame.PayEventSig")
+	}
+	envNum, err := payloadEnv(mg.Payload)
+	if err != nil {
+		return v, &rejection{ans: ansBadRequest, reason: "payload Env unreadable", err: err}
+	}
+	var appKey string
+	switch envNum {
+	case int64(midas.Production):
+		appKey = x.cfg.AppKey
+	case int64(midas.Sandbox):
+		appKey = x.cfg.SandboxAppKey
+	}
+	if appKey == "" {
+		return v, reject(ansForbidden, fmt.Sprintf("no AppKey configured for payload Env %d", envNum))
+	}
+	if !equalHex(midas.PaySig(env.Event, []byte(mg.Payload), appKey), mg.PayEventSig) {
+		return v, reject(ansForbidden, "bad PayEventSig")
+	}
+	// Verified: from here the payload's fields are WeChat's.
+	// A mock push (MP's format test) holds random values: only the JSON
+	// types are checked, not that the fields needed to deliver are set.
+	v.mock = mg.IsMock
+	p := payloadMeta{event: env.Event, payload: mg.Payload, env: envNum,
+		created: time.Unix(env.CreateTime, 0), typesOnly: mg.IsMock}
+	switch v.kind {
+	case kindItem:
+		v.item, err = parseItem(p)
+	case kindCoin:
+		v.coin, err = parseCoin(p)
+	case kindRefund:
+		v.refund, err = parseRefund(p)
+	}
+	if err != nil {
+		return v, &rejection{ans: ansBadRequest, reason: "malformed payload", err: err}
+	}
+	return v, nil
+}
+
+// dispatch calls the event's handler and returns the answer.
+func (x *handler) dispatch(ctx context.Context, v *verified) answer {
+	switch v.kind {
+	case kindItem:
+		if x.h.ItemDelivered == nil {
+			return x.noHandler(ctx, v)
+		}
+		return x.deliverItem(ctx, v)
+	case kindCoin:
+		if x.h.CoinsDelivered == nil {
+			return x.noHandler(ctx, v)
+		}
+		return x.result(ctx, v, call(ctx, x.h.CoinsDelivered, v.coin))
+	case kindRefund:
+		if x.h.Refunded == nil {
+			return x.noHandler(ctx, v)
+		}
+		return x.result(ctx, v, call(ctx, x.h.Refunded, v.refund))
+	}
+	return ansSuccess
+}
+
+func (x *handler) noHandler(ctx context.Context, v *verified) answer {
+	x.log(ctx, slog.LevelDebug, "push: no handler for event, acknowledged", slog.String("event", v.event))
+	return ansSuccess
+}
+
+// deliverItem runs ItemDelivered, through the Deduper if there is one.
+func (x *handler) deliverItem(ctx context.Context, v *verified) answer {
+	d := v.item
+	if x.deduper == nil {
+		return x.result(ctx, v, call(ctx, x.h.ItemDelivered, d))
+	}
+	key := d.OutTradeNo
+	done, err := x.deduper.Begin(ctx, key)
+	if err != nil {
+		x.log(ctx, slog.LevelError, "push: deduper Begin failed; WeChat will retry",
+			slog.String("event", d.Event), slog.String("out_trade_no", key), slog.Any("error", err))
+		return ansInternal
+	}
+	if done {
+		x.log(ctx, slog.LevelInfo, "push: repeat of a delivered order, acknowledged",
+			slog.String("event", d.Event), slog.String("out_trade_no", key))
+		return ansSuccess
+	}
+	herr := call(ctx, x.h.ItemDelivered, d)
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
+	defer cancel()
+	if herr != nil {
+		if err := x.deduper.Release(mctx, key); err != nil {
+			x.log(ctx, slog.LevelError, "push: deduper Release failed",
+				slog.String("out_trade_no", key), slog.Any("error", err))
+		}
+		return x.result(ctx, v, herr)
+	}
+	if err := x.deduper.Done(mctx, key); err != nil {
+		x.log(ctx, slog.LevelError, "push: delivered, but deduper Done failed; a repeat may deliver again",
+			slog.String("out_trade_no", key), slog.Any("error", err))
+	}
+	return ansSuccess
+}
+
+// errPanic stands for a handler that panicked.
+type errPanic struct{ value any }
+
+func (e errPanic) Error() string { return fmt.Sprintf("handler panicked: %v", e.value) }
+
+// call runs fn, turning a panic into an error.
+func call[T any](ctx context.Context, fn func(context.Context, *T) error, arg *T) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = errPanic{p}
+		}
+	}()
+	return fn(ctx, arg)
+}
+
+// result answers a handler's error: success for nil, a generic failure
+// otherwise. The error text is logged, never answered.
+func (x *handler) result(ctx context.Context, v *verified, err error) answer {
+	if err == nil {
+		return ansSuccess
+	}
+	attrs := []any{slog.String("event", v.event), slog.Any("error", err)}
+	if key := v.outTradeNo(); key != "" {
+		attrs = append(attrs, slog.String("out_trade_no", key))
+	}
+	if _, ok := err.(errPanic); ok {
+		attrs = append(attrs, slog.String("stack", string(debug.Stack())))
+	}
+	x.log(ctx, slog.LevelError, "push: handler failed; WeChat will retry", attrs...)
+	return ansInternal
+}
+
+func (v *verified) outTradeNo() string {
+	switch {
+	case v.item != nil:
+		return v.item.OutTradeNo
+	case v.coin != nil:
+		return v.coin.OutTradeNo
+	case v.refund != nil:
+		return v.refund.OutTradeNo
+	}
+	return ""
+}
+
+// rejected logs a refused request at Warn. The reason names no secret; the
+// event name, when known, is WeChat's (or the sender's) plain text.
+func (x *handler) rejected(r *http.Request, v *verified, rej *rejection) {
+	attrs := []any{slog.String("reason", rej.reason), slog.Int("status", rej.ans.status),
+		slog.String("method", r.Method), slog.String("remote_addr", r.RemoteAddr)}
+	if v != nil {
+		attrs = append(attrs, slog.String("event", v.event))
+	}
+	if rej.err != nil {
+		attrs = append(attrs, slog.String("detail", rej.err.Error()))
+	}
+	x.log(r.Context(), slog.LevelWarn, "push: rejected", attrs...)
+}
+
+func (x *handler) log(ctx context.Context, level slog.Level, msg string, attrs ...any) {
+	if x.logger != nil {
+		x.logger.Log(ctx, level, msg, attrs...)
+	}
+}
