@@ -18,6 +18,8 @@
 //	...
 //	resp, err := c.Pay(ctx, midas.PayRequest{OpenID: openID, BillNo: orderID, Amount: 60})
 //	switch {
+//	case errors.Is(err, midas.ErrOutcomeUnknown):
+//		// First: the coins may have moved. Settle with c.SettlePay.
 //	case errors.Is(err, midas.ErrInsufficientBalance):
 //		// ask the player to top up
 //	case err != nil:
@@ -30,14 +32,17 @@
 // never deducts, gifts or refunds the same bill_no twice. Choose it before the
 // first call, store it with the purchase, and reuse it to follow up.
 //
-// The client retries transport errors, HTTP 5xx and errcode -1 (WithMaxRetries,
-// WithRetryBackoff, WithAttemptTimeout), every attempt with the same bill_no,
-// a fresh ts and fresh signatures. A retry answered 90012 (90015 for
-// cancelpay) after an unclear attempt means that attempt was applied: the call
-// succeeds with AlreadyProcessed set. When the outcome stays unclear, the
-// error matches ErrOutcomeUnknown and carries the bill_no: settle it with
-// SettlePay (SettlePresent, SettleCancelPay), or cancel it. errcode 90012 on a
-// first attempt (ErrOrderExists) means the bill_no was used before.
+// The client retries transport errors, unreadable answers, HTTP 5xx and
+// errcode -1 (WithMaxRetries, WithRetryBackoff, WithAttemptTimeout), every
+// attempt with the same bill_no, a fresh ts and fresh signatures. A retry
+// answered 90012 (1.0 cancelpay: 90015) after an unclear attempt means that
+// attempt was applied: the call succeeds with AlreadyProcessed set. When the
+// outcome stays unclear, the error is an *OutcomeUnknownError: it matches
+// ErrOutcomeUnknown and no other sentinel, so check it first. Settle it with
+// SettlePay (SettlePresent, SettleCancelPay), which end on the first clear
+// answer, or refund it. errcode 90012 on a first attempt (ErrOrderExists)
+// means the bill_no was used before. An attempt that never reached the server
+// (ErrNotSent) is not unclear. Redirects are never followed.
 //
 // On errcode 40001, 40014 or 42001 a TokenSource that is a TokenInvalidator,
 // such as NewStableTokenSource, is told, and the call is signed again with a

@@ -40,7 +40,7 @@ func TestEveryExportedIdentifierIsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	var missing []string
-	checked := 0
+	var checked []string
 	for _, dir := range dirs {
 		bp, err := build.ImportDir(dir, 0)
 		if err != nil || bp.Name == "main" || len(bp.GoFiles) == 0 {
@@ -55,16 +55,21 @@ func TestEveryExportedIdentifierIsDocumented(t *testing.T) {
 			}
 			files = append(files, f)
 		}
-		p, err := doc.NewFromFiles(fset, files, "github.com/gomidas/midas/"+filepath.ToSlash(dir))
+		importPath := "github.com/gomidas/midas"
+		if dir != "." {
+			importPath += "/" + filepath.ToSlash(dir)
+		}
+		p, err := doc.NewFromFiles(fset, files, importPath)
 		if err != nil {
 			t.Fatal(err)
 		}
-		checked++
+		checked = append(checked, p.ImportPath)
 		missing = append(missing, undocumented(p)...)
 	}
-	if checked == 0 {
+	if len(checked) == 0 {
 		t.Fatal("no package checked")
 	}
+	t.Logf("checked %s", strings.Join(checked, ", "))
 	if len(missing) > 0 {
 		sort.Strings(missing)
 		t.Errorf("%d exported identifiers have no doc comment:\n\t%s", len(missing), strings.Join(missing, "\n\t"))

@@ -77,12 +77,14 @@ func ExampleClient_Pay() {
 	})
 	var apiErr *midas.APIError
 	switch {
+	// First: an unknown outcome matches no other error, and the coins may
+	// have moved.
+	case errors.Is(err, midas.ErrOutcomeUnknown):
+		fmt.Println("outcome unclear: settle with c.SettlePay, or refund:", err)
 	case errors.Is(err, midas.ErrInsufficientBalance):
 		fmt.Println("not enough coins: offer a top-up")
 	case errors.As(err, &apiErr):
 		fmt.Println("refused:", apiErr.Code, apiErr.Message)
-	case errors.Is(err, midas.ErrOutcomeUnknown):
-		fmt.Println("outcome unclear: settle with c.SettlePay, or cancel:", err)
 	case err != nil:
 		fmt.Println("not sent:", err)
 	default:

@@ -19,7 +19,7 @@
 //	3  refused: WeChat answered an errcode (to the call, or to stable_token
 //	   for the access_token); the coins did not move
 //	4  outcome unknown: the coins may or may not have moved; settle by running
-//	   the same command again with -settle (same -bill-no)
+//	   the same command again with -settle (same flags)
 package main
 
 import (
@@ -63,7 +63,7 @@ const exitCodes = `Exit codes:
   3  refused: WeChat answered an errcode (to the call, or to stable_token
      for the access_token); the coins did not move
   4  outcome unknown (pay, cancel, present): the coins may or may not have
-     moved; run the same command again with -settle (same -bill-no)
+     moved; run the same command again with -settle (same flags)
 `
 
 const usage = `midas: sign, serve and call the WeChat Mini Game Midas APIs
@@ -224,10 +224,10 @@ func explain(cmd string, err error) string {
 	if errors.As(err, &unknown) {
 		s := fmt.Sprintf("bill_no %s: outcome unknown after %d attempt(s): %s", unknown.BillNo, unknown.Attempts, cause(unknown.Err))
 		return s + "\nThe coins may or may not have moved. Run the same command again with -settle " +
-			"(same -bill-no) until it exits 0 or 3, or cancel the order."
+			"(same flags) until it exits 0 or 3."
 	}
 	if errors.Is(err, midas.ErrOutcomeUnknown) {
-		return err.Error() + "\nThe coins may or may not have moved. Run the same command again with -settle (same -bill-no)."
+		return stripPrefixes(err.Error()) + "\nThe coins may or may not have moved. Run the same command again with -settle (same flags)."
 	}
 	var apiErr *midas.APIError
 	if errors.As(err, &apiErr) {

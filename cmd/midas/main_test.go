@@ -319,7 +319,8 @@ func TestExitCodes(t *testing.T) {
 		code := run(context.Background(), []string{"pay", "-openid", "p1", "-bill-no", "ok-unread", "-amount", "1"},
 			strings.NewReader(""), failingWriter{}, &errb, func(k string) string { return env[k] })
 		assert.Equal(t, exitUnknown, code, errb.String())
-		assert.Contains(t, errb.String(), "pay succeeded but its answer could not be written")
+		assert.Contains(t, errb.String(), "pay succeeded but its answer could not be written (outcome unknown)")
+		assert.NotContains(t, errb.String(), "midas: ")
 	})
 }
 
@@ -600,6 +601,17 @@ func TestVersion2(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 4, v2Calls)
+
+	// 90011 in 2.0 (pay_sig wrong) says what it usually means too.
+	wrongKey := map[string]string{}
+	for k, v := range env {
+		wrongKey[k] = v
+	}
+	wrongKey["MIDAS_APPKEY"] = defaultSandboxKey
+	code, _, errOut = runCmd(t, wrongKey, append([]string{"balance"}, player...)...)
+	assert.Equal(t, exitRefused, code, errOut)
+	assert.Contains(t, errOut, "errcode 90011: sig is wrong")
+	assert.Contains(t, errOut, "AppKey does not match the environment or the version")
 
 	// A 1.0-only field is refused before sending, naming the flag.
 	code, _, errOut = call("balance", "-pf", "android")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sync"
 
 	"github.com/gomidas/midas"
 )
@@ -14,6 +15,9 @@ import (
 type Shop struct {
 	Midas  *midas.Client
 	Prices map[string]int64 // item → coins
+
+	mu     sync.Mutex
+	orders map[string]string // order id → "delivered" or "pending"; a real shop keeps this in its database
 }
 
 // BuyRequest is the body of POST /buy. OrderID is made by the game client
@@ -43,21 +47,57 @@ func (s *Shop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such item", http.StatusNotFound)
 		return
 	}
-	resp, err := s.Midas.Pay(r.Context(), midas.PayRequest{
-		OpenID: req.OpenID, SessionKey: req.SessionKey, BillNo: req.OrderID, Amount: price, PayItem: req.Item,
-	})
+	switch s.status(req.OrderID) {
+	case "delivered":
+		// A repeat of a delivered order: answer as the first time.
+		reply(w, http.StatusOK, BuyResponse{Status: "delivered"})
+		return
+	}
+	pay := midas.PayRequest{OpenID: req.OpenID, SessionKey: req.SessionKey, BillNo: req.OrderID, Amount: price, PayItem: req.Item}
+	var resp *midas.PayResponse
+	var err error
+	if s.status(req.OrderID) == "pending" {
+		// An earlier attempt's outcome is unknown: settle it. A plain Pay
+		// would be answered 90012 (order exists) and say nothing.
+		resp, err = s.Midas.SettlePay(r.Context(), pay)
+	} else {
+		resp, err = s.Midas.Pay(r.Context(), pay)
+	}
 	switch {
+	// First: an unknown outcome matches no other error, and must never be
+	// read as a refusal (the coins may be gone).
+	case errors.Is(err, midas.ErrOutcomeUnknown):
+		s.setStatus(req.OrderID, "pending")
+		reply(w, http.StatusAccepted, BuyResponse{Status: "pending"})
 	case err == nil:
 		// AlreadyProcessed: an unclear attempt was in fact applied. Deliver.
+		s.setStatus(req.OrderID, "delivered")
 		reply(w, http.StatusOK, BuyResponse{Status: "delivered", Balance: resp.Balance})
 	case errors.Is(err, midas.ErrInsufficientBalance):
+		s.setStatus(req.OrderID, "")
 		reply(w, http.StatusPaymentRequired, BuyResponse{Status: "insufficient_balance"})
-	case errors.Is(err, midas.ErrOutcomeUnknown):
-		// Keep the order open and settle it later with SettlePay.
-		reply(w, http.StatusAccepted, BuyResponse{Status: "pending"})
 	default:
 		reply(w, http.StatusBadGateway, BuyResponse{Status: "failed"})
 	}
+}
+
+func (s *Shop) status(orderID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.orders[orderID]
+}
+
+func (s *Shop) setStatus(orderID, status string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.orders == nil {
+		s.orders = map[string]string{}
+	}
+	if status == "" {
+		delete(s.orders, orderID)
+		return
+	}
+	s.orders[orderID] = status
 }
 
 func reply(w http.ResponseWriter, status int, v BuyResponse) {
