@@ -229,3 +229,108 @@ func BenchmarkPayNoNetwork(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDefaultPool is issue 11's measure: 64 and 256 goroutines paying
+// through a client made with no options (its default transport) against a
+// loopback TLS server that answers in 20 ms, beside a bare net/http client
+// with a pool sized for the load. It reports calls/s and the TLS
+// connections opened.
+func BenchmarkDefaultPool(b *testing.B) {
+	for _, n := range []int{64, 256} {
+		b.Run(fmt.Sprintf("goroutines=%d/bare-sized", n), func(b *testing.B) {
+			srv := newTLSPayServer(20 * time.Millisecond)
+			defer srv.Close()
+			hc := srv.Client()
+			tr := hc.Transport.(*http.Transport)
+			tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 2*n, 2*n
+			defer hc.CloseIdleConnections()
+			built, err := benchClient(b).newRequest(context.Background(), benchCall(b), testToken)
+			if err != nil {
+				b.Fatal(err)
+			}
+			body, _ := io.ReadAll(built.Body)
+			u := srv.URL + built.URL.RequestURI()
+			poolRun(b, n, srv, func() error {
+				resp, err := hc.Post(u, "application/json", bytes.NewReader(body))
+				if err != nil {
+					return err
+				}
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				return err
+			})
+		})
+		b.Run(fmt.Sprintf("goroutines=%d/pay-default", n), func(b *testing.B) {
+			srv := newTLSPayServer(20 * time.Millisecond)
+			defer srv.Close()
+			c := benchClient(b, WithBaseURL(srv.URL))
+			trustTestServer(b, c, srv.Server)
+			defer c.httpClient.CloseIdleConnections()
+			ctx := context.Background()
+			poolRun(b, n, srv, func() error {
+				_, err := c.Pay(ctx, benchPay)
+				return err
+			})
+		})
+	}
+}
+
+func poolRun(b *testing.B, n int, srv *tlsPayServer, fn func() error) {
+	start := time.Now()
+	runConcurrent(b, n, fn)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
+	b.ReportMetric(float64(srv.opened.Load()), "conns")
+}
+
+// v2Bench is a 2.0 pay's body and the client that signs it.
+func v2Bench(b *testing.B) (*Client, []byte) {
+	c, err := NewClient(Config{AppID: testAppID, OfferID: testOfferID, AppKey: testAppKey, Version: V2, AccessToken: StaticToken(testToken)}, WithClock(fixedClock))
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := benchPay
+	r.PF, r.SessionKey = "", testSessionKey
+	cl, err := v2{}.pay(c, &r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _, body := v2{}.frame(c, cl, testToken, testTS)
+	return c, body
+}
+
+// BenchmarkSignV2 is the signing of a 2.0 pay: pay_sig and signature over
+// the body bytes, in hex.
+func BenchmarkSignV2(b *testing.B) {
+	c, body := v2Bench(b)
+	path := V2Path(APIPay)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p, s := c.signBody(path, body, testSessionKey)
+		if len(p) != 64 || len(s) != 64 {
+			b.Fatal("bad signature")
+		}
+	}
+}
+
+// BenchmarkSignV2Floor is its floor: two bare HMAC-SHA256 over the same
+// bytes, the pay_sig message built beforehand.
+func BenchmarkSignV2Floor(b *testing.B) {
+	_, body := v2Bench(b)
+	msg := append([]byte(V2Path(APIPay)+"&"), body...)
+	appKey, sessionKey := []byte(testAppKey), []byte(testSessionKey)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m := hmac.New(sha256.New, appKey)
+		m.Write(msg)
+		s1 := m.Sum(nil)
+		m = hmac.New(sha256.New, sessionKey)
+		m.Write(body)
+		s2 := m.Sum(nil)
+		if len(s1)+len(s2) != 64 {
+			b.Fatal("bad sum")
+		}
+	}
+}
