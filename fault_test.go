@@ -56,6 +56,20 @@ func failKind(err error) string {
 // must equal the ledger of what the client reported, nothing may be applied
 // twice, and nothing applied may have been reported as failed.
 func TestFaultInjectionSuite(t *testing.T) {
+	t.Run("v1", func(t *testing.T) { faultSuite(t, midas.V1) })
+	t.Run("v2", func(t *testing.T) { faultSuite(t, midas.V2) })
+}
+
+// cancelRequest refunds the whole pay o: in 2.0 with a refund id of its own.
+func cancelRequest(v midas.Version, o outcome) midas.CancelPayRequest {
+	r := midas.CancelPayRequest{OpenID: o.player, SessionKey: aliceKey, BillNo: o.billNo}
+	if v == midas.V2 {
+		r.RefundBillNo, r.Amount = "r-"+o.billNo, o.amount
+	}
+	return r
+}
+
+func faultSuite(t *testing.T, version midas.Version) {
 	const (
 		players = 16
 		workers = 8
@@ -74,7 +88,7 @@ func TestFaultInjectionSuite(t *testing.T) {
 	defer fake.Close()
 	tokens, err := midas.NewStableTokenSource(appID, secret, midas.WithBaseURL(fake.URL))
 	require.NoError(t, err)
-	c, err := midas.NewClient(midas.Config{AppID: appID, OfferID: offerID, AppKey: appKey, AccessToken: tokens},
+	c, err := midas.NewClient(midas.Config{AppID: appID, OfferID: offerID, AppKey: appKey, AccessToken: tokens, Version: version},
 		midas.WithBaseURL(fake.URL), midas.WithHTTPClient(&http.Client{Timeout: 5 * time.Second}),
 		midas.WithMaxRetries(3), midas.WithAttemptTimeout(40*time.Millisecond),
 		midas.WithRetryBackoff(100*time.Microsecond, 2*time.Millisecond))
@@ -143,7 +157,7 @@ func TestFaultInjectionSuite(t *testing.T) {
 					p := paid[k]
 					paid = append(paid[:k], paid[k+1:]...)
 					o = outcome{api: midas.APICancelPay, player: p.player, billNo: p.billNo, amount: p.amount}
-					_, err = c.CancelPay(bg, midas.CancelPayRequest{OpenID: p.player, SessionKey: aliceKey, BillNo: p.billNo})
+					_, err = c.CancelPay(bg, cancelRequest(version, o))
 				}
 				switch {
 				case err == nil:
@@ -185,7 +199,7 @@ func TestFaultInjectionSuite(t *testing.T) {
 		case midas.APIPresent:
 			_, err = c.SettlePresent(ctx, midas.PresentRequest{OpenID: o.player, SessionKey: aliceKey, BillNo: o.billNo, Count: o.amount})
 		case midas.APICancelPay:
-			_, err = c.SettleCancelPay(ctx, midas.CancelPayRequest{OpenID: o.player, SessionKey: aliceKey, BillNo: o.billNo})
+			_, err = c.SettleCancelPay(ctx, cancelRequest(version, *o))
 		}
 		cancel()
 		switch {

@@ -244,6 +244,7 @@ type Server struct {
 	tokenSeq    int
 	faults      []*faultSlot
 	calls       []Call
+	push        pushState // pushes sent (push.go)
 }
 
 // New returns a fake that serves through ServeHTTP and Respond, with no

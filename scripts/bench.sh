@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-8}
 out=$(mktemp)
-go test -run '^$' -bench 'Sign$|SignFloor|BuildRequest|PayNoNetwork|Loopback' -benchmem -count "$count" . | tee "$out"
+go test -run '^$' -bench 'Sign$|SignFloor|SignV2|BuildRequest|PayNoNetwork|Loopback' -benchmem -count "$count" . | tee "$out"
+# The default client's pool: 2,560 calls per run (calls/s and connections are reported metrics).
+go test -run '^$' -bench 'DefaultPool' -benchtime 2560x -count 3 .
 echo
 go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da "$out" || true
 echo
@@ -19,6 +21,7 @@ awk '
   }
   END {
     printf "signing: Sign / SignFloor = %.2f (target <= 1.5)\n", median(v["BenchmarkSign"]) / median(v["BenchmarkSignFloor"])
+    printf "2.0 signing: SignV2 / SignV2Floor = %.2f (target <= 1.3)\n", median(v["BenchmarkSignV2"]) / median(v["BenchmarkSignV2Floor"])
     for (g=1; g<=256; g*=2) {
       p = "BenchmarkLoopback/goroutines=" g "/pay"; b = "BenchmarkLoopback/goroutines=" g "/bare"
       if (p in v && b in v)
