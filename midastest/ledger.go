@@ -249,8 +249,8 @@ const (
 
 // OrderInfo is a client-side order, as 2.0 queryorderinfo reports it: a
 // coin top-up or an item purchase, named by the out_trade_no the game gave
-// the client. The fake never makes one (nor moves coins for one: use TopUp);
-// seed it with AddOrderInfo.
+// the client. Seed it with AddOrderInfo (which moves no coins: use TopUp), or
+// make it with BuyItem or BuyCoins, which also push the event (see push.go).
 type OrderInfo struct {
 	OpenID     string // the buyer; queryorderinfo of another openid answers 90019
 	OutTradeNo string // the out_trade_no the game gave the client; one per environment

@@ -543,7 +543,10 @@ func (s *Server) PushRaw(ctx context.Context, t PushTarget, event string, payloa
 	}
 	keyEnv := env
 	if opts.OtherEnvKey {
-		keyEnv = midas.Sandbox - keyEnv
+		keyEnv = midas.Sandbox
+		if env == midas.Sandbox {
+			keyEnv = midas.Production
+		}
 	}
 	key, err := s.appKey(keyEnv)
 	if err != nil {
@@ -900,14 +903,9 @@ func acknowledged(status int, answer []byte) bool {
 	if json.Unmarshal(answer, &fields) != nil {
 		return false
 	}
-	var code json.Number
-	dec := json.NewDecoder(bytes.NewReader(fields["ErrCode"]))
-	dec.UseNumber()
-	if dec.Decode(&code) != nil {
-		return false
-	}
-	n, err := code.Int64()
-	return err == nil && n == 0
+	raw, ok := fields["ErrCode"]
+	var code float64 // a JSON number: the string "0" does not decode
+	return ok && string(bytes.TrimSpace(raw)) != "null" && json.Unmarshal(raw, &code) == nil && code == 0
 }
 
 // urlSignature is the push query's signature: lowercase hex SHA1 of token,

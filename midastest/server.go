@@ -103,9 +103,18 @@
 // recharge-centre balance instead: a separate account, zone "1", which only
 // TopUpRechargeCenter fills and no pay spends.
 //
-// 2.0 queryorderinfo answers the orders seeded with AddOrderInfo (the fake
-// never creates one: top-ups and item purchases happen on the client), and
-// 90019 for an out_trade_no it does not have for that player and biz_id.
+// 2.0 queryorderinfo answers the orders seeded with AddOrderInfo or made by
+// BuyItem and BuyCoins, and 90019 for an out_trade_no it does not have for
+// that player and biz_id.
+//
+// # Pushes
+//
+// BuyItem, BuyCoins and Refund play WeChat's side of a purchase: they record
+// the order and push the delivery event to the game server's endpoint (a URL
+// or an http.Handler), signed, in plain or secure mode, repeating on a
+// non-success answer on the real schedule compressed to microseconds, and
+// recording every push and answer (Pushes). PushRaw and Resend send forged
+// or replayed pushes, to test that a receiver rejects them.
 //
 // A known player in a zone_id it has not been seen in starts there with
 // nothing.

@@ -18,7 +18,11 @@ func runAPI(ctx context.Context, cmd string, args []string, stdout, stderr io.Wr
 	offerID := fs.String("offer-id", getenv("MIDAS_OFFER_ID"), "offer_id (env MIDAS_OFFER_ID)")
 	appKey := fs.String("appkey", getenv("MIDAS_APPKEY"), "the AppKey of the environment (env MIDAS_APPKEY)")
 	envName := fs.String("env", getenv("MIDAS_ENV"), "production or sandbox (env MIDAS_ENV; default production)")
-	versionName := fs.String("version", getenv("MIDAS_VERSION"), "virtual payment version: 1 (/cgi-bin/midas) or 2 (/wxa/game) (env MIDAS_VERSION; default 1)")
+	versionHelp := "virtual payment version: 1 (/cgi-bin/midas) or 2 (/wxa/game) (env MIDAS_VERSION; default 1)"
+	if cmd == "queryorder" {
+		versionHelp = "virtual payment version: queryorder is 2.0 only (env MIDAS_VERSION; default 2)"
+	}
+	versionName := fs.String("version", getenv("MIDAS_VERSION"), versionHelp)
 	token := fs.String("access-token", getenv("MIDAS_ACCESS_TOKEN"), "access_token (env MIDAS_ACCESS_TOKEN)")
 	appSecret := fs.String("appsecret", getenv("MIDAS_APPSECRET"), "AppSecret, to get the access_token from stable_token when none is given (env MIDAS_APPSECRET)")
 	baseURL := fs.String("base-url", getenv("MIDAS_BASE_URL"), "API base URL, e.g. the URL midas serve prints (env MIDAS_BASE_URL; default "+midas.DefaultBaseURL+")")
@@ -27,12 +31,15 @@ func runAPI(ctx context.Context, cmd string, args []string, stdout, stderr io.Wr
 	openID := fs.String("openid", "", "the player's openid (required)")
 	sessionKey := fs.String("session-key", "", "the player's session_key; 1.0: when given the request carries mp_sig; 2.0: required")
 	zone := fs.String("zone", "", `zone_id (default "1")`)
-	pf := fs.String("pf", "", `1.0 only: pf (default "android")`)
+	pf := new(string)
+	if cmd != "queryorder" { // queryorderinfo has no pf in any version
+		pf = fs.String("pf", "", `1.0 only: pf (default "android")`)
+	}
 	userIP := fs.String("user-ip", "", "user_ip")
-	var billNo, payItem, remark, refundBillNo *string
+	var billNo, payItem, remark, refundBillNo, outTradeNo, kindName *string
 	var amount, count *int64
 	var settle, rechargeCenter *bool
-	if cmd != "balance" {
+	if cmd != "balance" && cmd != "queryorder" {
 		billNo = fs.String("bill-no", "", "bill_no (required): reuse it to retry or settle the same order")
 		settle = fs.Bool("settle", false, "settle an earlier call with this bill_no whose outcome was unknown (exit 4): "+
 			"call again until the answer is clear; an 'already processed' answer counts as the earlier call's success")
@@ -50,6 +57,10 @@ func runAPI(ctx context.Context, cmd string, args []string, stdout, stderr io.Wr
 		amount = fs.Int64("amount", 0, "2.0 only (required): coins to return")
 	case "present":
 		count = fs.Int64("count", 0, "coins to gift (required)")
+	case "queryorder":
+		outTradeNo = fs.String("out-trade-no", "", "the order's out_trade_no, as given to wx.requestMidasPayment or "+
+			"wx.requestMidasPaymentGameItem (required)")
+		kindName = fs.String("kind", "", "what the order bought (required): coin (a top-up, biz_id 1) or item (an item purchase, biz_id 2)")
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: midas %s [flags]\n\nCalls %s and prints the answer as JSON on stdout; on failure it names the "+
@@ -70,6 +81,18 @@ func runAPI(ctx context.Context, cmd string, args []string, stdout, stderr io.Wr
 	version, err := parseVersion(*versionName)
 	if err != nil {
 		return usagef("-version or MIDAS_VERSION: %v", err)
+	}
+	var kind midas.OrderKind
+	if cmd == "queryorder" {
+		// queryorderinfo exists in 2.0 only: 2 unless the version is set.
+		if *versionName == "" {
+			version = midas.V2
+		} else if version != midas.V2 {
+			return usagef("-version or MIDAS_VERSION is %q: queryorder is virtual payment 2.0 only (queryorderinfo)", *versionName)
+		}
+		if kind, err = parseKind(*kindName); err != nil {
+			return usagef("-kind: %v", err)
+		}
 	}
 	if *timeout <= 0 {
 		return usagef("-timeout %v: want a positive duration", *timeout)
@@ -103,6 +126,10 @@ func runAPI(ctx context.Context, cmd string, args []string, stdout, stderr io.Wr
 	}
 	if count != nil && *count == 0 {
 		missing = append(missing, "-count")
+	}
+	if outTradeNo != nil {
+		need(*outTradeNo, "-out-trade-no")
+		need(*kindName, "-kind (coin or item)")
 	}
 	if len(missing) > 0 {
 		return usagef("missing settings:\n  %s", strings.Join(missing, "\n  "))
@@ -155,12 +182,15 @@ func runAPI(ctx context.Context, cmd string, args []string, stdout, stderr io.Wr
 		} else {
 			resp, err = c.Present(ctx, r)
 		}
+	case "queryorder":
+		resp, err = c.QueryOrder(ctx, midas.QueryOrderRequest{OpenID: *openID, SessionKey: *sessionKey, ZoneID: *zone, UserIP: *userIP,
+			OutTradeNo: *outTradeNo, Kind: kind})
 	}
 	if err != nil {
 		return err
 	}
 	if err := printJSON(stdout, resp); err != nil {
-		if cmd == "balance" {
+		if cmd == "balance" || cmd == "queryorder" {
 			return fmt.Errorf("writing the answer: %w", err)
 		}
 		// The coins moved but the script cannot read the answer: to it, the
@@ -176,6 +206,22 @@ func apiName(cmd string) string {
 		return midas.APIGetBalance
 	case "cancel":
 		return midas.APICancelPay
+	case "queryorder":
+		return midas.APIQueryOrder
 	}
 	return cmd
+}
+
+// parseKind reads -kind: coin or item, or queryorderinfo's biz_id (1 or 2).
+// Empty is no kind, which the caller reports as missing.
+func parseKind(s string) (midas.OrderKind, error) {
+	switch strings.ToLower(s) {
+	case "":
+		return 0, nil
+	case "coin", "coins", "1":
+		return midas.CoinOrder, nil
+	case "item", "2":
+		return midas.ItemOrder, nil
+	}
+	return 0, fmt.Errorf("%q: want coin or item", s)
 }

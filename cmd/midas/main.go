@@ -3,6 +3,7 @@
 //	midas sign     show how a request is signed (why did I get 90011?)
 //	midas serve    run a fake Midas server on loopback for tests
 //	midas balance | pay | cancel | present   call an API and print the answer as JSON
+//	midas queryorder   look up a top-up or item order by out_trade_no (2.0)
 //
 // Run "midas COMMAND -h" for the flags of each.
 //
@@ -76,6 +77,7 @@ Usage:
   midas pay [flags]                   pay (deduct coins)
   midas cancel [flags]                cancelpay (refund a pay)
   midas present [flags]               present (gift coins)
+  midas queryorder [flags]            queryorderinfo (2.0: an order's state by out_trade_no)
 
 The API commands read MIDAS_APPID, MIDAS_OFFER_ID, MIDAS_APPKEY, MIDAS_ENV
 (production or sandbox), MIDAS_VERSION (1 or 2), MIDAS_BASE_URL and
@@ -100,7 +102,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runSign(rest, stdin, stdout, stderr)
 	case "serve":
 		err = runServe(ctx, rest, stdout, stderr)
-	case "balance", "pay", "cancel", "present":
+	case "balance", "pay", "cancel", "present", "queryorder":
 		err = runAPI(ctx, cmd, rest, stdout, stderr, getenv)
 	default:
 		fmt.Fprintf(stderr, "midas: unknown command %q\n\n%s", cmd, usage)
@@ -215,6 +217,7 @@ var flagOf = map[string]string{
 	"OpenID": "-openid", "SessionKey": "-session-key", "ZoneID": "-zone", "PF": "-pf", "UserIP": "-user-ip",
 	"BillNo": "-bill-no", "Amount": "-amount", "Count": "-count", "PayItem": "-pay-item", "AppRemark": "-remark",
 	"RefundBillNo": "-refund-bill-no", "RechargeCenter": "-recharge-center",
+	"OutTradeNo": "-out-trade-no", "Kind": "-kind",
 }
 
 // explain puts an error in plain words, once: the command's name is the only
@@ -290,7 +293,7 @@ func stripPrefixes(msg string) string {
 func isAPIPrefix(s string) bool {
 	api, _, _ := strings.Cut(s, " bill_no=")
 	switch api {
-	case midas.APIGetBalance, midas.APIPay, midas.APICancelPay, midas.APIPresent, midas.APIStableToken:
+	case midas.APIGetBalance, midas.APIPay, midas.APICancelPay, midas.APIPresent, midas.APIQueryOrder, midas.APIStableToken:
 		return true
 	}
 	return false

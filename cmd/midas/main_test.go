@@ -150,7 +150,7 @@ func TestUsage(t *testing.T) {
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, errOut, `unknown command "frobnicate"`)
 
-	for _, cmd := range []string{"sign", "serve", "balance", "pay", "cancel", "present"} {
+	for _, cmd := range []string{"sign", "serve", "balance", "pay", "cancel", "present", "queryorder"} {
 		code, _, errOut := runCmd(t, nil, cmd, "-h")
 		assert.Equal(t, exitOK, code, cmd)
 		assert.Contains(t, errOut, "Usage: midas "+cmd, cmd)
@@ -622,4 +622,84 @@ func TestVersion2(t *testing.T) {
 		"balance", "-openid", "p1", "-recharge-center")
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, errOut, "invalid -recharge-center (RechargeCenter)")
+}
+
+// queryorder looks an order up by out_trade_no, in 2.0 only (its default),
+// and exits like the other commands: 3 for an order WeChat does not know.
+func TestQueryOrder(t *testing.T) {
+	fake, env := fakeEnv(t)
+	paidAt := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	fake.AddOrderInfo(midas.Production, midastest.OrderInfo{
+		OpenID: "p1", OutTradeNo: "GO20240102000001", BizID: midastest.BizItem, ProductID: "gem_pack_60",
+		Paid: true, Delivered: true, PaidAt: paidAt, MchOrderNo: "mch-1", TransactionID: "4200000001",
+	})
+	fake.AddOrderInfo(midas.Production, midastest.OrderInfo{OpenID: "p1", OutTradeNo: "coin-0001", BizID: midastest.BizCoins})
+	query := func(extra ...string) (int, string, string) {
+		return runCmd(t, env, append([]string{"queryorder", "-openid", "p1", "-session-key", defaultSession}, extra...)...)
+	}
+
+	code, out, errOut := query("-out-trade-no", "GO20240102000001", "-kind", "item")
+	require.Equal(t, exitOK, code, errOut)
+	assert.Empty(t, errOut)
+	var got midas.QueryOrderResponse
+	require.NoError(t, json.Unmarshal([]byte(out), &got), out)
+	assert.Equal(t, midas.QueryOrderResponse{OutTradeNo: "GO20240102000001", ProductID: "gem_pack_60", Paid: true, Delivered: true,
+		MchOrderNo: "mch-1", TransactionID: "4200000001"}, midas.QueryOrderResponse{OutTradeNo: got.OutTradeNo, ProductID: got.ProductID,
+		Paid: got.Paid, Delivered: got.Delivered, MchOrderNo: got.MchOrderNo, TransactionID: got.TransactionID})
+	assert.True(t, got.PaidAt.Equal(paidAt), got.PaidAt)
+	assert.Contains(t, out, `"out_trade_no": "GO20240102000001"`)
+
+	// The call went to /wxa/game/queryorderinfo with biz_id 2 and zone_id "1".
+	calls := fake.Calls()
+	last := calls[len(calls)-1]
+	assert.Equal(t, midas.APIQueryOrder, last.API)
+	assert.Equal(t, midas.V2, last.Version)
+	assert.Equal(t, "2", last.Params["biz_id"])
+	assert.Equal(t, "1", last.Params["zone_id"])
+
+	// A coin top-up, unpaid; -version 2 and biz_id numbers are accepted.
+	code, out, errOut = query("-out-trade-no", "coin-0001", "-kind", "1", "-version", "2")
+	require.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, out, `"paid": false`)
+	assert.Contains(t, out, `"delivered": false`)
+
+	// The wrong kind, or an order WeChat does not know: errcode 90019, exit 3.
+	code, out, errOut = query("-out-trade-no", "coin-0001", "-kind", "item")
+	assert.Equal(t, exitRefused, code, errOut)
+	assert.Empty(t, out)
+	assert.True(t, strings.HasPrefix(errOut, "midas queryorder: errcode 90019: "), errOut)
+	assert.NotContains(t, errOut, "midas: ")
+
+	// Usage errors exit 2, before anything is sent.
+	sent := len(fake.Calls())
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"queryorder", "-openid", "p1"}, "missing settings:\n  -session-key (2.0 signs every call with the player's session_key)\n  -out-trade-no\n  -kind (coin or item)"},
+		{[]string{"queryorder", "-openid", "p1", "-session-key", defaultSession, "-out-trade-no", "x", "-kind", "gem"}, `-kind: "gem": want coin or item`},
+		{[]string{"queryorder", "-openid", "p1", "-session-key", defaultSession, "-out-trade-no", "x", "-kind", "item", "-version", "1"},
+			"queryorder is virtual payment 2.0 only"},
+		{[]string{"queryorder", "-openid", "p1", "-session-key", defaultSession, "-out-trade-no", "a b", "-kind", "item"}, "invalid -out-trade-no (OutTradeNo)"},
+		{[]string{"queryorder", "-openid", "p1", "-session-key", defaultSession, "-out-trade-no", "x", "-kind", "item", "-bill-no", "b"}, "flag provided but not defined: -bill-no"},
+		{[]string{"queryorder", "-openid", "p1", "-session-key", defaultSession, "-out-trade-no", "x", "-kind", "item", "-pf", "android"}, "flag provided but not defined: -pf"},
+	} {
+		code, out, errOut := runCmd(t, env, tc.args...)
+		assert.Equal(t, exitUsage, code, "%q: %s", tc.args, errOut)
+		assert.Contains(t, errOut, tc.want, "%q", tc.args)
+		assert.Empty(t, out)
+	}
+	assert.Len(t, fake.Calls(), sent, "nothing sent")
+
+	// MIDAS_VERSION=1 in the environment is a mismatch too, named as such.
+	env["MIDAS_VERSION"] = "1"
+	code, _, errOut = query("-out-trade-no", "coin-0001", "-kind", "coin")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut, `-version or MIDAS_VERSION is "1": queryorder is virtual payment 2.0 only`)
+
+	code, _, errOut = runCmd(t, nil, "queryorder", "-h")
+	assert.Equal(t, exitOK, code)
+	for _, want := range []string{"Usage: midas queryorder", "-out-trade-no", "-kind", "queryorder is 2.0 only", "Exit codes:"} {
+		assert.Contains(t, errOut, want)
+	}
 }

@@ -1,0 +1,1271 @@
+package midas_test
+
+// Tests of virtual payment 2.0 in the Client (issue 9) against the contract
+// and ../shared/spec/v2/README.md: the spec's vectors byte for byte, the
+// errcode meanings per version, fields that do not exist in a version, the
+// five APIs against midastest in both environments, the answer mapping, and
+// secrets kept out of errors and logs.
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gomidas/midas"
+	"github.com/gomidas/midas/midastest"
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The spec's placeholder values (signature page).
+const (
+	v2VecOpenID     = "oUrsfxxxxxxxxxx"
+	v2VecOfferID    = "12345678"
+	v2VecAppKey     = "12345"
+	v2VecSessionKey = "9hAb/NEYUlkaMBEsmFgzig=="
+	v2Token         = "V2_ACCESS_TOKEN_0123456789abcdef"
+)
+
+var v2bg = context.Background()
+
+type v2Vector struct {
+	Name       string `json:"name"`
+	URI        string `json:"uri"`
+	Body       string `json:"body"`
+	AppKey     string `json:"app_key"`
+	SessionKey string `json:"session_key"`
+	PaySig     string `json:"pay_sig"`
+	Signature  string `json:"signature"`
+	Compact    bool   `json:"compact"`
+	TS         int64  `json:"ts"`
+}
+
+func loadV2Vectors(t *testing.T) []v2Vector {
+	t.Helper()
+	data, err := os.ReadFile("testdata/v2_vectors.json")
+	require.NoError(t, err)
+	var vs []v2Vector
+	require.NoError(t, json.Unmarshal(data, &vs))
+	require.Len(t, vs, 4, "Vectors 1-4")
+	return vs
+}
+
+func v2VectorNamed(t *testing.T, prefix string) v2Vector {
+	t.Helper()
+	for _, v := range loadV2Vectors(t) {
+		if strings.HasPrefix(v.Name, prefix) {
+			return v
+		}
+	}
+	t.Fatalf("no vector %q", prefix)
+	return v2Vector{}
+}
+
+// v2RefHMAC is hex HMAC-SHA256 from crypto/hmac, sharing no code with the
+// package's signer.
+func v2RefHMAC(key string, msg ...[]byte) string {
+	m := hmac.New(sha256.New, []byte(key))
+	for _, p := range msg {
+		m.Write(p)
+	}
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// v2Exchange is one request as the wire saw it.
+type v2Exchange struct {
+	Method, Path, RawQuery, ContentType string
+	Query                               url.Values
+	Body                                []byte
+}
+
+// fields decodes the body with numbers kept as their literal text.
+func (ex v2Exchange) fields(t *testing.T) map[string]any {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(ex.Body))
+	dec.UseNumber()
+	var m map[string]any
+	require.NoError(t, dec.Decode(&m), "body is a JSON object: %s", ex.Body)
+	return m
+}
+
+type v2Mock struct {
+	mu     sync.Mutex
+	got    []v2Exchange
+	answer func(n int, ex v2Exchange) (*http.Response, error)
+}
+
+func (m *v2Mock) respond(req *http.Request) (*http.Response, error) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return nil, err
+	}
+	q, _ := url.ParseQuery(req.URL.RawQuery)
+	ex := v2Exchange{Method: req.Method, Path: req.URL.Path, RawQuery: req.URL.RawQuery, ContentType: req.Header.Get("Content-Type"), Query: q, Body: body}
+	m.mu.Lock()
+	n := len(m.got)
+	m.got = append(m.got, ex)
+	m.mu.Unlock()
+	return m.answer(n, ex)
+}
+
+func (m *v2Mock) exchanges() []v2Exchange {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]v2Exchange(nil), m.got...)
+}
+
+func v2Answer(body string) func(int, v2Exchange) (*http.Response, error) {
+	return func(int, v2Exchange) (*http.Response, error) {
+		return httpmock.NewStringResponse(http.StatusOK, body), nil
+	}
+}
+
+func v2Errcode(code int) func(int, v2Exchange) (*http.Response, error) {
+	return v2Answer(fmt.Sprintf(`{"errcode":%d,"errmsg":"errmsg of %d"}`, code, code))
+}
+
+// v2Clock returns ts, ts+1, ts+2, ... on successive readings.
+func v2Clock(ts int64) func() time.Time {
+	var n atomic.Int64
+	return func() time.Time { return time.Unix(ts+n.Add(1)-1, 0) }
+}
+
+func v2VecConfig(env midas.Env, version midas.Version) midas.Config {
+	return midas.Config{AppID: appID, OfferID: v2VecOfferID, AppKey: v2VecAppKey, Env: env, Version: version, AccessToken: midas.StaticToken(v2Token)}
+}
+
+// newV2Mock is a client over its own httpmock transport, answering with
+// answer and recording every exchange.
+func newV2Mock(t *testing.T, cfg midas.Config, answer func(int, v2Exchange) (*http.Response, error), opts ...midas.Option) (*midas.Client, *v2Mock) {
+	t.Helper()
+	m := &v2Mock{answer: answer}
+	mt := httpmock.NewMockTransport()
+	mt.RegisterNoResponder(m.respond)
+	opts = append([]midas.Option{
+		midas.WithHTTPClient(&http.Client{Transport: mt}),
+		midas.WithRetryBackoff(time.Microsecond, time.Microsecond),
+		midas.WithClock(v2Clock(1_700_000_000)),
+	}, opts...)
+	c, err := midas.NewClient(cfg, opts...)
+	require.NoError(t, err)
+	return c, m
+}
+
+// v2FakeClient is a V2 client wired to fake through httpmock.
+func v2FakeClient(t *testing.T, fake *midastest.Server, env midas.Env, key string, opts ...midas.Option) *midas.Client {
+	t.Helper()
+	mt := httpmock.NewMockTransport()
+	mt.RegisterNoResponder(fake.Respond)
+	opts = append([]midas.Option{
+		midas.WithHTTPClient(&http.Client{Transport: mt}),
+		midas.WithRetryBackoff(time.Microsecond, time.Millisecond),
+		midas.WithClock(tickingClock()),
+	}, opts...)
+	c, err := midas.NewClient(midas.Config{AppID: appID, OfferID: offerID, AppKey: key, Env: env, Version: midas.V2, AccessToken: midas.StaticToken(token)}, opts...)
+	require.NoError(t, err)
+	return c
+}
+
+func v2KeyOf(env midas.Env) string {
+	if env == midas.Sandbox {
+		return sbKey
+	}
+	return appKey
+}
+
+func v2Other(env midas.Env) midas.Env {
+	if env == midas.Sandbox {
+		return midas.Production
+	}
+	return midas.Sandbox
+}
+
+// mentionsVersion reports whether an error text names v.
+func mentionsVersion(msg string, v midas.Version) bool {
+	l := strings.ToLower(msg)
+	if v == midas.V2 {
+		return strings.Contains(l, "2.0") || strings.Contains(l, "v2")
+	}
+	return strings.Contains(l, "1.0") || strings.Contains(l, "v1")
+}
+
+// ---------------------------------------------------------------------------
+// 1. Vectors
+
+func TestV2VectorsSigners(t *testing.T) {
+	for _, v := range loadV2Vectors(t) {
+		t.Run(v.Name, func(t *testing.T) {
+			body := []byte(v.Body)
+			assert.False(t, bytes.HasSuffix(body, []byte("\n")), "vector bodies have no trailing newline")
+			assert.Equal(t, v.PaySig, midas.PaySig(v.URI, body, v.AppKey), "PaySig")
+			assert.Equal(t, v.Signature, midas.SessionSig(body, v.SessionKey), "SessionSig")
+			// The golden values themselves, recomputed independently.
+			assert.Equal(t, v.PaySig, v2RefHMAC(v.AppKey, []byte(v.URI+"&"), body))
+			assert.Equal(t, v.Signature, v2RefHMAC(v.SessionKey, body))
+		})
+	}
+	v1, v2 := v2VectorNamed(t, "Vector 1"), v2VectorNamed(t, "Vector 2")
+	assert.Len(t, v1.Body, 97)
+	assert.Len(t, v2.Body, 88)
+	assert.NotEqual(t, midas.PaySig(v1.URI, []byte(v1.Body), v1.AppKey), midas.PaySig(v2.URI, []byte(v2.Body), v2.AppKey), "whitespace counts")
+}
+
+// The compact vectors, byte for byte, through the Client with a fixed clock.
+func TestV2VectorsThroughClient(t *testing.T) {
+	cases := []struct {
+		vector string
+		answer string
+		call   func(c *midas.Client) error
+	}{
+		{"Vector 2", `{"errcode":0,"errmsg":"ok","balance":11,"present_balance":1,"sum_save":10,"sum_present":1,"sum_balance":11,"sum_cost":0,"first_save":false}`,
+			func(c *midas.Client) error {
+				_, err := c.GetBalance(v2bg, midas.BalanceRequest{OpenID: v2VecOpenID, SessionKey: v2VecSessionKey})
+				return err
+			}},
+		{"Vector 3", `{"errcode":0,"errmsg":"ok","bill_no":"test_pay_1668512428","balance":10,"used_present_amount":1}`,
+			func(c *midas.Client) error {
+				_, err := c.Pay(v2bg, midas.PayRequest{OpenID: v2VecOpenID, SessionKey: v2VecSessionKey, UserIP: "127.0.0.1", Amount: 1, BillNo: "test_pay_1668512428"})
+				return err
+			}},
+		{"Vector 4", `{"errcode":0,"errmsg":"ok","out_trade_no":"test_queryorderinfo_1668512806","product_id":"p1","pay_state":2,"deliver_state":2,"pay_finish_time":1668512900}`,
+			func(c *midas.Client) error {
+				_, err := c.QueryOrder(v2bg, midas.QueryOrderRequest{OpenID: v2VecOpenID, SessionKey: v2VecSessionKey, OutTradeNo: "test_queryorderinfo_1668512806", Kind: midas.ItemOrder})
+				return err
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.vector, func(t *testing.T) {
+			v := v2VectorNamed(t, tc.vector)
+			require.True(t, v.Compact)
+			c, m := newV2Mock(t, v2VecConfig(midas.Production, midas.V2), v2Answer(tc.answer), midas.WithClock(func() time.Time { return time.Unix(v.TS, 0) }))
+			require.NoError(t, tc.call(c))
+			got := m.exchanges()
+			require.Len(t, got, 1)
+			ex := got[0]
+			assert.Equal(t, http.MethodPost, ex.Method)
+			assert.Equal(t, v.URI, ex.Path, "path /wxa/game/...")
+			assert.Equal(t, "application/json", ex.ContentType)
+			assert.Equal(t, v.Body, string(ex.Body), "body byte for byte")
+			assert.False(t, bytes.HasSuffix(ex.Body, []byte("\n")), "no trailing newline")
+			assert.Equal(t, v.PaySig, ex.Query.Get("pay_sig"), "pay_sig")
+			assert.Equal(t, v.Signature, ex.Query.Get("signature"), "signature")
+			assert.Equal(t, "hmac_sha256", ex.Query.Get("sig_method"))
+			assert.Equal(t, v2Token, ex.Query.Get("access_token"))
+			var keys []string
+			for k, vs := range ex.Query {
+				assert.Len(t, vs, 1, "query %s once", k)
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			assert.Equal(t, []string{"access_token", "pay_sig", "sig_method", "signature"}, keys, "exactly the four query parameters")
+		})
+	}
+}
+
+// A retry is framed anew: fresh ts, fresh pay_sig and signature over the new
+// bytes, same bill_no.
+func TestV2VectorRetryResignsWithFreshTS(t *testing.T) {
+	v := v2VectorNamed(t, "Vector 3")
+	answer := func(n int, _ v2Exchange) (*http.Response, error) {
+		if n == 0 {
+			return httpmock.NewStringResponse(http.StatusOK, `{"errcode":-1,"errmsg":"system busy"}`), nil
+		}
+		return httpmock.NewStringResponse(http.StatusOK, `{"errcode":0,"errmsg":"ok","bill_no":"test_pay_1668512428","balance":10,"used_present_amount":1}`), nil
+	}
+	c, m := newV2Mock(t, v2VecConfig(midas.Production, midas.V2), answer, midas.WithClock(v2Clock(v.TS)))
+	resp, err := c.Pay(v2bg, midas.PayRequest{OpenID: v2VecOpenID, SessionKey: v2VecSessionKey, UserIP: "127.0.0.1", Amount: 1, BillNo: "test_pay_1668512428"})
+	require.NoError(t, err)
+	assert.False(t, resp.AlreadyProcessed)
+	got := m.exchanges()
+	require.Len(t, got, 2)
+	assert.Equal(t, v.Body, string(got[0].Body), "first attempt is the vector")
+	assert.Equal(t, v.PaySig, got[0].Query.Get("pay_sig"))
+
+	wantRetry := strings.Replace(v.Body, `"ts":`+strconv.FormatInt(v.TS, 10), `"ts":`+strconv.FormatInt(v.TS+1, 10), 1)
+	assert.Equal(t, wantRetry, string(got[1].Body), "retry: same bytes but a fresh ts")
+	assert.Equal(t, got[0].fields(t)["bill_no"], got[1].fields(t)["bill_no"], "same bill_no")
+	assert.Equal(t, midas.PaySig(v.URI, got[1].Body, v.AppKey), got[1].Query.Get("pay_sig"), "retry's pay_sig covers its own bytes")
+	assert.Equal(t, midas.SessionSig(got[1].Body, v.SessionKey), got[1].Query.Get("signature"), "retry's signature covers its own bytes")
+	assert.NotEqual(t, got[0].Query.Get("pay_sig"), got[1].Query.Get("pay_sig"))
+	assert.NotEqual(t, got[0].Query.Get("signature"), got[1].Query.Get("signature"))
+}
+
+// ---------------------------------------------------------------------------
+// Wire shape of all five APIs in both environments.
+
+func TestV2WireShapeBothEnvs(t *testing.T) {
+	type apiCase struct {
+		api    string
+		fields []string // the body's field names, in order
+		call   func(c *midas.Client) error
+		check  func(t *testing.T, f map[string]any)
+	}
+	const sk = "V7Q38/i2KXaqrQyl2Yx9Hg=="
+	cases := []apiCase{
+		{midas.APIGetBalance, []string{"offer_id", "openid", "ts", "zone_id", "env"}, func(c *midas.Client) error {
+			_, err := c.GetBalance(v2bg, midas.BalanceRequest{OpenID: alice, SessionKey: sk})
+			return err
+		}, nil},
+		{midas.APIGetBalance, []string{"offer_id", "openid", "ts", "zone_id", "env", "coin_type"}, func(c *midas.Client) error {
+			_, err := c.GetBalance(v2bg, midas.BalanceRequest{OpenID: alice, SessionKey: sk, RechargeCenter: true})
+			return err
+		}, func(t *testing.T, f map[string]any) {
+			assert.Equal(t, json.Number("1"), f["coin_type"], "coin_type=1, a number")
+			assert.Equal(t, "1", f["zone_id"], "recharge centre zone \"1\"")
+		}},
+		{midas.APIPay, []string{"openid", "offer_id", "ts", "zone_id", "env", "user_ip", "amount", "bill_no", "payitem", "remark"}, func(c *midas.Client) error {
+			_, err := c.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: sk, ZoneID: "7", UserIP: "10.0.0.1", BillNo: "1234567", Amount: 12, PayItem: "sword*1", AppRemark: "note"})
+			return err
+		}, func(t *testing.T, f map[string]any) {
+			assert.Equal(t, "1234567", f["bill_no"], "bill_no a JSON string even when numeric")
+			assert.Equal(t, json.Number("12"), f["amount"])
+			assert.Equal(t, "sword*1", f["payitem"])
+			assert.Equal(t, "note", f["remark"])
+			assert.Equal(t, "7", f["zone_id"])
+			assert.Equal(t, "10.0.0.1", f["user_ip"])
+		}},
+		{midas.APICancelPay, []string{"openid", "offer_id", "ts", "zone_id", "env", "pay_bill_no", "bill_no", "amount"}, func(c *midas.Client) error {
+			_, err := c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: sk, BillNo: "pay-1", RefundBillNo: "ref-1", Amount: 3})
+			return err
+		}, func(t *testing.T, f map[string]any) {
+			assert.Equal(t, "pay-1", f["pay_bill_no"], "pay_bill_no is the pay's bill_no (CancelPayRequest.BillNo)")
+			assert.Equal(t, "ref-1", f["bill_no"], "bill_no is the refund's (RefundBillNo)")
+			assert.Equal(t, json.Number("3"), f["amount"])
+		}},
+		{midas.APIPresent, []string{"openid", "offer_id", "ts", "zone_id", "env", "amount", "bill_no"}, func(c *midas.Client) error {
+			_, err := c.Present(v2bg, midas.PresentRequest{OpenID: alice, SessionKey: sk, BillNo: "gift-1", Count: 4})
+			return err
+		}, func(t *testing.T, f map[string]any) {
+			assert.Equal(t, json.Number("4"), f["amount"])
+			assert.Equal(t, "gift-1", f["bill_no"])
+		}},
+		{"queryorderinfo", []string{"openid", "offer_id", "ts", "zone_id", "env", "out_trade_no", "biz_id"}, func(c *midas.Client) error {
+			_, err := c.QueryOrder(v2bg, midas.QueryOrderRequest{OpenID: alice, SessionKey: sk, OutTradeNo: "ot-1", Kind: midas.CoinOrder})
+			return err
+		}, func(t *testing.T, f map[string]any) {
+			assert.Equal(t, json.Number("1"), f["biz_id"], "CoinOrder is biz_id 1")
+			assert.Equal(t, "ot-1", f["out_trade_no"])
+		}},
+	}
+	for _, env := range []midas.Env{midas.Production, midas.Sandbox} {
+		for _, tc := range cases {
+			t.Run(env.String()+"/"+tc.api, func(t *testing.T) {
+				key := v2KeyOf(env)
+				c, m := newV2Mock(t, midas.Config{AppID: appID, OfferID: offerID, AppKey: key, Env: env, Version: midas.V2, AccessToken: midas.StaticToken(v2Token)},
+					v2Answer(`{"errcode":0,"errmsg":"ok"}`))
+				require.NoError(t, tc.call(c))
+				got := m.exchanges()
+				require.Len(t, got, 1)
+				ex := got[0]
+				assert.Equal(t, "/wxa/game/"+tc.api, ex.Path, "one path for both environments")
+				assert.Equal(t, midas.V2Path(tc.api), ex.Path)
+				// Field order as sent.
+				dec := json.NewDecoder(bytes.NewReader(ex.Body))
+				_, err := dec.Token()
+				require.NoError(t, err)
+				var names []string
+				for dec.More() {
+					tok, err := dec.Token()
+					require.NoError(t, err)
+					names = append(names, tok.(string))
+					var skip json.RawMessage
+					require.NoError(t, dec.Decode(&skip))
+				}
+				assert.Equal(t, tc.fields, names, "body fields (no appid, pf, sig, mp_sig)")
+				f := ex.fields(t)
+				assert.Equal(t, json.Number(strconv.Itoa(int(env))), f["env"], "env a number: 0 production, 1 sandbox")
+				assert.Equal(t, offerID, f["offer_id"])
+				assert.IsType(t, json.Number(""), f["ts"], "ts a number")
+				if tc.check != nil {
+					tc.check(t, f)
+				}
+				assert.Equal(t, v2RefHMAC(key, []byte(ex.Path+"&"), ex.Body), ex.Query.Get("pay_sig"), "pay_sig with the env's AppKey over the bytes sent")
+				assert.NotEqual(t, v2RefHMAC(v2KeyOf(v2Other(env)), []byte(ex.Path+"&"), ex.Body), ex.Query.Get("pay_sig"))
+				assert.Equal(t, v2RefHMAC(sk, ex.Body), ex.Query.Get("signature"), "signature with the session_key text over the bytes sent")
+				assert.Equal(t, "hmac_sha256", ex.Query.Get("sig_method"))
+				assert.Equal(t, v2Token, ex.Query.Get("access_token"))
+				assert.False(t, bytes.HasSuffix(ex.Body, []byte("\n")))
+			})
+		}
+	}
+}
+
+// Text fields are escaped so that the server decodes exactly what was given,
+// and the signature still covers the bytes sent.
+func TestV2TextFieldsRoundTripThroughFake(t *testing.T) {
+	fake := midastest.New(fakeCfg())
+	c := v2FakeClient(t, fake, midas.Production, appKey)
+	item := `剑 "x" <y> & \z ☃`
+	_, err := c.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "txt-1", Amount: 1, PayItem: item, AppRemark: "a/b"})
+	require.NoError(t, err)
+	calls := payCalls(fake, midas.APIPay)
+	require.Len(t, calls, 1)
+	assert.Equal(t, item, calls[0].Params["payitem"])
+	assert.Equal(t, "a/b", calls[0].Params["remark"])
+	assert.Zero(t, calls[0].Errcode)
+}
+
+// ---------------------------------------------------------------------------
+// 2. Errcodes
+
+func TestV2ErrcodeMapping(t *testing.T) {
+	const sk = "V7Q38/i2KXaqrQyl2Yx9Hg=="
+	calls := map[string]func(c *midas.Client) error{
+		midas.APIGetBalance: func(c *midas.Client) error {
+			_, err := c.GetBalance(v2bg, midas.BalanceRequest{OpenID: alice, SessionKey: sk})
+			return err
+		},
+		midas.APIPay: func(c *midas.Client) error {
+			_, err := c.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: sk, BillNo: "p-1", Amount: 5})
+			return err
+		},
+		midas.APICancelPay: func(c *midas.Client) error {
+			_, err := c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: sk, BillNo: "p-1", RefundBillNo: "r-1", Amount: 5})
+			return err
+		},
+		midas.APIPresent: func(c *midas.Client) error {
+			_, err := c.Present(v2bg, midas.PresentRequest{OpenID: alice, SessionKey: sk, BillNo: "g-1", Count: 5})
+			return err
+		},
+		"queryorderinfo": func(c *midas.Client) error {
+			_, err := c.QueryOrder(v2bg, midas.QueryOrderRequest{OpenID: alice, SessionKey: sk, OutTradeNo: "ot-1", Kind: midas.ItemOrder})
+			return err
+		},
+	}
+	billNo := map[string]string{midas.APIPay: "p-1", midas.APICancelPay: "r-1", midas.APIPresent: "g-1"}
+	cases := []struct {
+		code int
+		apis []string
+		want error
+		not  []error
+	}{
+		{-1, []string{midas.APIGetBalance, "queryorderinfo"}, midas.ErrSystemBusy, nil},
+		{90000, []string{midas.APICancelPay}, midas.ErrOrderNotFound, nil},
+		{90010, []string{midas.APIGetBalance, midas.APIPay, midas.APICancelPay, midas.APIPresent, "queryorderinfo"}, midas.ErrMpSigInvalid, []error{midas.ErrSessionExpired}},
+		{90011, []string{midas.APIGetBalance, midas.APIPay, midas.APICancelPay, midas.APIPresent, "queryorderinfo"}, midas.ErrSigInvalid, []error{midas.ErrMpSigInvalid}},
+		{90012, []string{midas.APIPay, midas.APIPresent, midas.APICancelPay}, midas.ErrOrderExists, []error{midas.ErrOutcomeUnknown}},
+		{90013, []string{midas.APIPay}, midas.ErrInsufficientBalance, nil},
+		{90016, []string{midas.APIGetBalance, midas.APIPay, midas.APICancelPay, midas.APIPresent, "queryorderinfo"}, midas.ErrSessionExpired, []error{midas.ErrOrderProcessing}},
+		{90018, []string{midas.APIGetBalance, midas.APIPay, midas.APICancelPay, midas.APIPresent, "queryorderinfo"}, midas.ErrInvalidParam, nil},
+		{90019, []string{"queryorderinfo"}, midas.ErrOrderNotFound, nil},
+	}
+	for _, tc := range cases {
+		for _, api := range tc.apis {
+			t.Run(fmt.Sprintf("%d/%s", tc.code, api), func(t *testing.T) {
+				c, m := newV2Mock(t, v2VecConfig(midas.Production, midas.V2), v2Errcode(tc.code))
+				err := calls[api](c)
+				require.Error(t, err)
+				assert.ErrorIs(t, err, tc.want)
+				for _, n := range tc.not {
+					assert.NotErrorIs(t, err, n)
+				}
+				var apiErr *midas.APIError
+				require.ErrorAs(t, err, &apiErr)
+				assert.Equal(t, tc.code, apiErr.Code)
+				assert.Equal(t, midas.V2, apiErr.Version, "APIError says V2 answered")
+				assert.Equal(t, api, apiErr.API)
+				assert.Equal(t, billNo[api], apiErr.BillNo, "a 2.0 refund's error names its own bill_no")
+				assert.True(t, mentionsVersion(err.Error(), midas.V2), "message says v2: %q", err.Error())
+				if tc.code == -1 {
+					assert.Len(t, m.exchanges(), 1+midas.DefaultMaxRetries, "-1 retried, capped")
+				} else {
+					assert.Len(t, m.exchanges(), 1, "final")
+				}
+				if tc.code == 90016 {
+					assert.NotContains(t, strings.ToLower(err.Error()), "being processed", "2.0's 90016 is an expired session_key")
+				}
+			})
+		}
+	}
+}
+
+// -1 on a pay, present or cancelpay leaves its outcome unknown.
+func TestV2SystemBusyOnMutationIsUnknown(t *testing.T) {
+	const sk = "V7Q38/i2KXaqrQyl2Yx9Hg=="
+	for _, tc := range []struct {
+		api, billNo string
+		call        func(c *midas.Client) error
+	}{
+		{midas.APIPay, "p-1", func(c *midas.Client) error {
+			_, err := c.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: sk, BillNo: "p-1", Amount: 5})
+			return err
+		}},
+		{midas.APIPresent, "g-1", func(c *midas.Client) error {
+			_, err := c.Present(v2bg, midas.PresentRequest{OpenID: alice, SessionKey: sk, BillNo: "g-1", Count: 5})
+			return err
+		}},
+		{midas.APICancelPay, "r-1", func(c *midas.Client) error {
+			_, err := c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: sk, BillNo: "p-1", RefundBillNo: "r-1", Amount: 5})
+			return err
+		}},
+	} {
+		t.Run(tc.api, func(t *testing.T) {
+			c, m := newV2Mock(t, v2VecConfig(midas.Production, midas.V2), v2Errcode(-1))
+			err := tc.call(c)
+			assert.ErrorIs(t, err, midas.ErrOutcomeUnknown)
+			assert.NotErrorIs(t, err, midas.ErrSystemBusy, "unknown matches no other sentinel")
+			var ou *midas.OutcomeUnknownError
+			require.ErrorAs(t, err, &ou)
+			assert.Equal(t, tc.api, ou.API)
+			assert.Equal(t, tc.billNo, ou.BillNo, "the idempotency key to settle with")
+			assert.Equal(t, 1+midas.DefaultMaxRetries, ou.Attempts)
+			var apiErr *midas.APIError
+			require.ErrorAs(t, ou.Err, &apiErr)
+			assert.Equal(t, -1, apiErr.Code)
+			assert.Equal(t, midas.V2, apiErr.Version)
+			got := m.exchanges()
+			require.Len(t, got, 1+midas.DefaultMaxRetries, "capped: a -1 can be persistent")
+			for _, ex := range got {
+				assert.Equal(t, tc.billNo, ex.fields(t)["bill_no"], "same bill_no on every attempt")
+			}
+		})
+	}
+}
+
+// 1.0 keeps its meanings.
+func TestV2ErrcodeMeaningsV1Unchanged(t *testing.T) {
+	for _, tc := range []struct {
+		code int
+		want error
+		not  error
+	}{
+		{90010, midas.ErrSessionExpired, midas.ErrMpSigInvalid},
+		{90016, midas.ErrOrderProcessing, midas.ErrSessionExpired},
+		{90009, midas.ErrMpSigInvalid, nil},
+		{90011, midas.ErrSigInvalid, nil},
+		{90000, midas.ErrOrderNotFound, nil},
+	} {
+		t.Run(strconv.Itoa(tc.code), func(t *testing.T) {
+			c, _ := newV2Mock(t, v2VecConfig(midas.Production, midas.V1), v2Errcode(tc.code))
+			_, err := c.GetBalance(v2bg, midas.BalanceRequest{OpenID: alice})
+			assert.ErrorIs(t, err, tc.want)
+			if tc.not != nil {
+				assert.NotErrorIs(t, err, tc.not)
+			}
+			var apiErr *midas.APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, midas.V1, apiErr.Version)
+			assert.NotContains(t, strings.ToLower(err.Error()), "v2")
+		})
+	}
+	// 90019 means nothing in 1.0.
+	v1 := &midas.APIError{API: "getbalance", Code: 90019, Version: midas.V1}
+	assert.NotErrorIs(t, v1, midas.ErrOrderNotFound)
+	// The same code, by version, on hand-made errors.
+	for code, want := range map[int][2]error{
+		90010: {midas.ErrSessionExpired, midas.ErrMpSigInvalid},
+		90016: {midas.ErrOrderProcessing, midas.ErrSessionExpired},
+		90011: {midas.ErrSigInvalid, midas.ErrSigInvalid},
+		90019: {nil, midas.ErrOrderNotFound},
+		-1:    {midas.ErrSystemBusy, midas.ErrSystemBusy},
+		90012: {midas.ErrOrderExists, midas.ErrOrderExists},
+		90013: {midas.ErrInsufficientBalance, midas.ErrInsufficientBalance},
+		90018: {midas.ErrInvalidParam, midas.ErrInvalidParam},
+		90000: {midas.ErrOrderNotFound, midas.ErrOrderNotFound},
+	} {
+		for i, v := range []midas.Version{midas.V1, midas.V2} {
+			e := &midas.APIError{API: "pay", Code: code, Version: v}
+			if want[i] != nil {
+				assert.ErrorIs(t, e, want[i], "%s %d", v, code)
+			}
+			if want[1-i] != nil && want[1-i] != want[i] {
+				assert.NotErrorIs(t, e, want[1-i], "%s %d must not mean what it means in the other version", v, code)
+			}
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// 3. Fields not in the version, required fields, bill_no rules
+
+func TestV2FieldsNotInVersion(t *testing.T) {
+	const sk = "V7Q38/i2KXaqrQyl2Yx9Hg=="
+	cases := []struct {
+		name    string
+		version midas.Version
+		field   string
+		call    func(c *midas.Client) error
+	}{
+		{"PF getbalance", midas.V2, "PF", func(c *midas.Client) error {
+			_, err := c.GetBalance(v2bg, midas.BalanceRequest{OpenID: alice, SessionKey: sk, PF: "android"})
+			return err
+		}},
+		{"PF pay", midas.V2, "PF", func(c *midas.Client) error {
+			_, err := c.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: sk, PF: "android", BillNo: "b1", Amount: 1})
+			return err
+		}},
+		{"PF cancelpay", midas.V2, "PF", func(c *midas.Client) error {
+			_, err := c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: sk, PF: "android", BillNo: "b1", RefundBillNo: "r1", Amount: 1})
+			return err
+		}},
+		{"PF present", midas.V2, "PF", func(c *midas.Client) error {
+			_, err := c.Present(v2bg, midas.PresentRequest{OpenID: alice, SessionKey: sk, PF: "android", BillNo: "g1", Count: 1})
+			return err
+		}},
+		{"PF settle pay", midas.V2, "PF", func(c *midas.Client) error {
+			_, err := c.SettlePay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: sk, PF: "android", BillNo: "b1", Amount: 1})
+			return err
+		}},
+		{"PayItem cancelpay", midas.V2, "PayItem", func(c *midas.Client) error {
+			_, err := c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: sk, PayItem: "x", BillNo: "b1", RefundBillNo: "r1", Amount: 1})
+			return err
+		}},
+		{"RechargeCenter getbalance", midas.V1, "RechargeCenter", func(c *midas.Client) error {
+			_, err := c.GetBalance(v2bg, midas.BalanceRequest{OpenID: alice, RechargeCenter: true})
+			return err
+		}},
+		{"RefundBillNo cancelpay", midas.V1, "RefundBillNo", func(c *midas.Client) error {
+			_, err := c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, BillNo: "b1", RefundBillNo: "r1"})
+			return err
+		}},
+		{"Amount cancelpay", midas.V1, "Amount", func(c *midas.Client) error {
+			_, err := c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, BillNo: "b1", Amount: 1})
+			return err
+		}},
+		{"RefundBillNo settle cancelpay", midas.V1, "RefundBillNo", func(c *midas.Client) error {
+			_, err := c.SettleCancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, BillNo: "b1", RefundBillNo: "r1"})
+			return err
+		}},
+		{"QueryOrder", midas.V1, "QueryOrder", func(c *midas.Client) error {
+			_, err := c.QueryOrder(v2bg, midas.QueryOrderRequest{OpenID: alice, SessionKey: sk, OutTradeNo: "ot1", Kind: midas.ItemOrder})
+			return err
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.version.String()+"/"+tc.name, func(t *testing.T) {
+			c, m := newV2Mock(t, v2VecConfig(midas.Production, tc.version), v2Answer(`{"errcode":0,"errmsg":"ok"}`))
+			err := tc.call(c)
+			require.Error(t, err, "a field of the other version is never silently dropped")
+			assert.ErrorIs(t, err, midas.ErrInvalidRequest)
+			assert.Contains(t, err.Error(), tc.field, "names the field")
+			assert.True(t, mentionsVersion(err.Error(), tc.version), "names the version: %q", err.Error())
+			assert.Empty(t, m.exchanges(), "nothing sent")
+		})
+	}
+}
+
+func TestV2RequiredFields(t *testing.T) {
+	const sk = "V7Q38/i2KXaqrQyl2Yx9Hg=="
+	cases := []struct {
+		name, field string
+		call        func(c *midas.Client) error
+	}{
+		{"getbalance no session", "SessionKey", func(c *midas.Client) error {
+			_, err := c.GetBalance(v2bg, midas.BalanceRequest{OpenID: alice})
+			return err
+		}},
+		{"pay no session", "SessionKey", func(c *midas.Client) error {
+			_, err := c.Pay(v2bg, midas.PayRequest{OpenID: alice, BillNo: "b1", Amount: 1})
+			return err
+		}},
+		{"cancelpay no session", "SessionKey", func(c *midas.Client) error {
+			_, err := c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, BillNo: "b1", RefundBillNo: "r1", Amount: 1})
+			return err
+		}},
+		{"present no session", "SessionKey", func(c *midas.Client) error {
+			_, err := c.Present(v2bg, midas.PresentRequest{OpenID: alice, BillNo: "g1", Count: 1})
+			return err
+		}},
+		{"queryorder no session", "SessionKey", func(c *midas.Client) error {
+			_, err := c.QueryOrder(v2bg, midas.QueryOrderRequest{OpenID: alice, OutTradeNo: "ot1", Kind: midas.ItemOrder})
+			return err
+		}},
+		{"cancelpay no RefundBillNo", "RefundBillNo", func(c *midas.Client) error {
+			_, err := c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: sk, BillNo: "b1", Amount: 1})
+			return err
+		}},
+		{"cancelpay no Amount", "Amount", func(c *midas.Client) error {
+			_, err := c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: sk, BillNo: "b1", RefundBillNo: "r1"})
+			return err
+		}},
+		{"cancelpay negative Amount", "Amount", func(c *midas.Client) error {
+			_, err := c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: sk, BillNo: "b1", RefundBillNo: "r1", Amount: -2})
+			return err
+		}},
+		{"cancelpay no BillNo", "BillNo", func(c *midas.Client) error {
+			_, err := c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: sk, RefundBillNo: "r1", Amount: 1})
+			return err
+		}},
+		{"settle cancelpay no RefundBillNo", "RefundBillNo", func(c *midas.Client) error {
+			_, err := c.SettleCancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: sk, BillNo: "b1", Amount: 1})
+			return err
+		}},
+		{"queryorder no kind", "Kind", func(c *midas.Client) error {
+			_, err := c.QueryOrder(v2bg, midas.QueryOrderRequest{OpenID: alice, SessionKey: sk, OutTradeNo: "ot1"})
+			return err
+		}},
+		{"queryorder no out_trade_no", "OutTradeNo", func(c *midas.Client) error {
+			_, err := c.QueryOrder(v2bg, midas.QueryOrderRequest{OpenID: alice, SessionKey: sk, Kind: midas.CoinOrder})
+			return err
+		}},
+		{"recharge centre other zone", "ZoneID", func(c *midas.Client) error {
+			_, err := c.GetBalance(v2bg, midas.BalanceRequest{OpenID: alice, SessionKey: sk, ZoneID: "2", RechargeCenter: true})
+			return err
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, m := newV2Mock(t, v2VecConfig(midas.Production, midas.V2), v2Answer(`{"errcode":0,"errmsg":"ok"}`))
+			err := tc.call(c)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, midas.ErrInvalidRequest)
+			assert.Contains(t, err.Error(), tc.field)
+			assert.Empty(t, m.exchanges(), "nothing sent")
+		})
+	}
+	// An invalid Version is refused.
+	cfg := v2VecConfig(midas.Production, midas.Version(7))
+	_, err := midas.NewClient(cfg)
+	assert.ErrorIs(t, err, midas.ErrInvalidRequest)
+	// A V1 config without Version is V1.
+	c, err := midas.NewClient(midas.Config{AppID: appID, OfferID: offerID, AppKey: appKey, AccessToken: midas.StaticToken(token)})
+	require.NoError(t, err)
+	assert.Equal(t, midas.V1, c.Version())
+}
+
+func TestV2BillNoRules(t *testing.T) {
+	const sk = "V7Q38/i2KXaqrQyl2Yx9Hg=="
+	long63 := strings.Repeat("a", 63)
+	long64 := strings.Repeat("a", 64)
+	ok := []string{"test_pay_1668512428", long63, "A-z_0-9", "-lead", "x"}
+	bad := []string{"", long64, "_lead", "a*b", "a@b", "a.b", "a b", "a|b", "订单"}
+	type mk func(c *midas.Client, b string) error
+	apis := map[string]mk{
+		"pay": func(c *midas.Client, b string) error {
+			_, err := c.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: sk, BillNo: b, Amount: 1})
+			return err
+		},
+		"present": func(c *midas.Client, b string) error {
+			_, err := c.Present(v2bg, midas.PresentRequest{OpenID: alice, SessionKey: sk, BillNo: b, Count: 1})
+			return err
+		},
+		"cancelpay RefundBillNo": func(c *midas.Client, b string) error {
+			_, err := c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: sk, BillNo: "p1", RefundBillNo: b, Amount: 1})
+			return err
+		},
+		"cancelpay BillNo": func(c *midas.Client, b string) error {
+			_, err := c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: sk, BillNo: b, RefundBillNo: "r1", Amount: 1})
+			return err
+		},
+	}
+	for name, call := range apis {
+		for _, b := range bad {
+			c, m := newV2Mock(t, v2VecConfig(midas.Production, midas.V2), v2Answer(`{"errcode":0,"errmsg":"ok"}`))
+			err := call(c, b)
+			assert.ErrorIs(t, err, midas.ErrInvalidRequest, "%s %q rejected in 2.0", name, b)
+			assert.Empty(t, m.exchanges(), "%s %q: nothing sent", name, b)
+		}
+		for _, b := range ok {
+			c, m := newV2Mock(t, v2VecConfig(midas.Production, midas.V2), v2Answer(`{"errcode":0,"errmsg":"ok"}`))
+			assert.NoError(t, call(c, b), "%s %q accepted in 2.0", name, b)
+			assert.Len(t, m.exchanges(), 1)
+		}
+	}
+	// The fake (which checks 2.0 the way the server does) accepts the
+	// accepted ones.
+	fake := midastest.New(fakeCfg())
+	c := v2FakeClient(t, fake, midas.Production, appKey)
+	for _, b := range ok {
+		_, err := c.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: b, Amount: 1})
+		assert.NoError(t, err, "%q", b)
+	}
+	// '*' and '@' are 1.0 bill_no characters.
+	v1fake := midastest.New(fakeCfg())
+	v1 := fakeClient(t, v1fake, nil)
+	for _, b := range []string{"a*b", "a@b", "x*@y"} {
+		_, err := v1.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: b, Amount: 1})
+		assert.NoError(t, err, "1.0 accepts %q", b)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// 4. The five APIs against midastest, in both environments.
+
+func TestV2AgainstFakeBothEnvs(t *testing.T) {
+	for _, env := range []midas.Env{midas.Production, midas.Sandbox} {
+		t.Run(env.String(), func(t *testing.T) {
+			fake := midastest.New(fakeCfg())
+			c := v2FakeClient(t, fake, env, v2KeyOf(env))
+			assert.Equal(t, midas.V2, c.Version())
+			total := func() int64 { n, _ := fake.Balance(env, alice, ""); return n }
+
+			bal, err := c.GetBalance(v2bg, midas.BalanceRequest{OpenID: alice, SessionKey: aliceKey})
+			require.NoError(t, err)
+			assert.Equal(t, midas.BalanceResponse{Balance: 110, GenBalance: 10, FirstSave: true, SaveAmt: 100, SaveSum: 110, CostSum: 0, PresentSum: 10}, *bal)
+
+			pay, err := c.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "pay-1", Amount: 30, PayItem: "sword", AppRemark: "r"})
+			require.NoError(t, err)
+			assert.Equal(t, midas.PayResponse{BillNo: "pay-1", Balance: 80, UsedGenAmount: 10}, *pay)
+			o, ok := fake.OrderV2(env, alice, "", "pay-1")
+			require.True(t, ok)
+			assert.Equal(t, int64(30), o.Amount)
+
+			// Partial refunds, each with its own RefundBillNo.
+			cr, err := c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "pay-1", RefundBillNo: "ref-1", Amount: 5})
+			require.NoError(t, err)
+			assert.Equal(t, midas.CancelPayResponse{BillNo: "ref-1", Balance: 85}, *cr)
+			cr, err = c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "pay-1", RefundBillNo: "ref-2", Amount: 7})
+			require.NoError(t, err)
+			assert.Equal(t, midas.CancelPayResponse{BillNo: "ref-2", Balance: 92}, *cr)
+			assert.Equal(t, int64(92), total())
+			// More than is left of the pay.
+			_, err = c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "pay-1", RefundBillNo: "ref-3", Amount: 19})
+			assert.ErrorIs(t, err, midas.ErrInvalidParam)
+			assert.NotErrorIs(t, err, midas.ErrOutcomeUnknown)
+			// A refund of an unknown pay.
+			_, err = c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "no-such-pay", RefundBillNo: "ref-x", Amount: 1})
+			assert.ErrorIs(t, err, midas.ErrOrderNotFound)
+
+			// An unclear attempt, retried with the same RefundBillNo: settled
+			// as already processed, applied once.
+			fake.Inject(midastest.Fault{API: midas.APICancelPay, Drop: true, Applied: true})
+			cr, err = c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "pay-1", RefundBillNo: "ref-4", Amount: 8})
+			require.NoError(t, err)
+			assert.True(t, cr.AlreadyProcessed)
+			assert.Equal(t, "ref-4", cr.BillNo)
+			assert.Equal(t, int64(100), total(), "returned once")
+			fake.Inject(midastest.Fault{API: midas.APICancelPay, Errcode: -1, Applied: true})
+			cr, err = c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "pay-1", RefundBillNo: "ref-5", Amount: 10})
+			require.NoError(t, err)
+			assert.True(t, cr.AlreadyProcessed)
+			assert.Equal(t, int64(110), total(), "returned once")
+			o, _ = fake.OrderV2(env, alice, "", "pay-1")
+			assert.Equal(t, int64(30), o.Refunded)
+			assert.True(t, o.Cancelled)
+			r4, ok := fake.OrderV2(env, alice, "", "ref-4")
+			require.True(t, ok)
+			assert.Equal(t, "pay-1", r4.PayBillNo)
+
+			// A plain repeat of a RefundBillNo (no unclear attempt) is a refusal.
+			_, err = c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "pay-1", RefundBillNo: "ref-1", Amount: 5})
+			assert.ErrorIs(t, err, midas.ErrOrderExists)
+			assert.Equal(t, int64(110), total())
+
+			// An unclear pay retried: applied once.
+			fake.Inject(midastest.Fault{API: midas.APIPay, Drop: true, Applied: true})
+			pay, err = c.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "pay-2", Amount: 10})
+			require.NoError(t, err)
+			assert.True(t, pay.AlreadyProcessed)
+			assert.Equal(t, int64(100), total())
+			cr, err = c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "pay-2", RefundBillNo: "ref-6", Amount: 10})
+			require.NoError(t, err)
+			assert.Equal(t, int64(110), cr.Balance)
+
+			pr, err := c.Present(v2bg, midas.PresentRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "gift-1", Count: 5})
+			require.NoError(t, err)
+			assert.Equal(t, midas.PresentResponse{BillNo: "gift-1", Balance: 115}, *pr)
+			fake.Inject(midastest.Fault{API: midas.APIPresent, Errcode: -1, Applied: true})
+			pr, err = c.Present(v2bg, midas.PresentRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "gift-2", Count: 5})
+			require.NoError(t, err)
+			assert.True(t, pr.AlreadyProcessed)
+			assert.Equal(t, int64(120), total())
+
+			bal, err = c.GetBalance(v2bg, midas.BalanceRequest{OpenID: alice, SessionKey: aliceKey})
+			require.NoError(t, err)
+			_, gifted := fake.Balance(env, alice, "")
+			assert.Equal(t, int64(120), bal.Balance)
+			assert.Equal(t, gifted, bal.GenBalance)
+			assert.Equal(t, int64(100), bal.SaveAmt)
+			assert.Equal(t, int64(20), bal.PresentSum)
+			assert.Equal(t, int64(120), bal.SaveSum)
+			assert.Equal(t, int64(0), bal.CostSum, "spent 40, returned 40")
+
+			// Recharge-centre balance.
+			fake.TopUpRechargeCenter(env, alice, 42)
+			rc, err := c.GetBalance(v2bg, midas.BalanceRequest{OpenID: alice, SessionKey: aliceKey, RechargeCenter: true})
+			require.NoError(t, err)
+			assert.Equal(t, int64(42), rc.Balance)
+			gb := payCalls(fake, midas.APIGetBalance)
+			assert.Equal(t, "1", gb[len(gb)-1].Params["coin_type"])
+			bal, err = c.GetBalance(v2bg, midas.BalanceRequest{OpenID: alice, SessionKey: aliceKey})
+			require.NoError(t, err)
+			assert.Equal(t, int64(120), bal.Balance, "the game's coins apart")
+
+			// queryorderinfo.
+			paidAt := time.Unix(1_700_000_123, 0)
+			fake.AddOrderInfo(env, midastest.OrderInfo{OpenID: alice, OutTradeNo: "ot-item-1", BizID: midastest.BizItem, ProductID: "sword_01",
+				Paid: true, Delivered: true, PaidAt: paidAt, MchOrderNo: "mch-1", TransactionID: "tx-1"})
+			fake.AddOrderInfo(env, midastest.OrderInfo{OpenID: alice, OutTradeNo: "ot-coin-1", BizID: midastest.BizCoins, ProductID: "coins_60"})
+			fake.AddOrderInfo(env, midastest.OrderInfo{OpenID: alice, OutTradeNo: "_platform1", BizID: midastest.BizCoins, Paid: true, PaidAt: paidAt})
+			q, err := c.QueryOrder(v2bg, midas.QueryOrderRequest{OpenID: alice, SessionKey: aliceKey, OutTradeNo: "ot-item-1", Kind: midas.ItemOrder})
+			require.NoError(t, err)
+			assert.Equal(t, "ot-item-1", q.OutTradeNo)
+			assert.Equal(t, "sword_01", q.ProductID)
+			assert.True(t, q.Paid)
+			assert.True(t, q.Delivered)
+			assert.True(t, paidAt.Equal(q.PaidAt), "PaidAt %v", q.PaidAt)
+			assert.Equal(t, "mch-1", q.MchOrderNo)
+			assert.Equal(t, "tx-1", q.TransactionID)
+			q, err = c.QueryOrder(v2bg, midas.QueryOrderRequest{OpenID: alice, SessionKey: aliceKey, OutTradeNo: "ot-coin-1", Kind: midas.CoinOrder})
+			require.NoError(t, err)
+			assert.False(t, q.Paid)
+			assert.False(t, q.Delivered)
+			assert.True(t, q.PaidAt.IsZero())
+			assert.Equal(t, "coins_60", q.ProductID)
+			q, err = c.QueryOrder(v2bg, midas.QueryOrderRequest{OpenID: alice, SessionKey: aliceKey, OutTradeNo: "_platform1", Kind: midas.CoinOrder})
+			require.NoError(t, err, "a platform-made out_trade_no starts with '_'")
+			assert.True(t, q.Paid)
+			_, err = c.QueryOrder(v2bg, midas.QueryOrderRequest{OpenID: alice, SessionKey: aliceKey, OutTradeNo: "ot-item-1", Kind: midas.CoinOrder})
+			assert.ErrorIs(t, err, midas.ErrOrderNotFound, "wrong biz_id")
+			_, err = c.QueryOrder(v2bg, midas.QueryOrderRequest{OpenID: alice, SessionKey: aliceKey, OutTradeNo: "unknown-1", Kind: midas.ItemOrder})
+			assert.ErrorIs(t, err, midas.ErrOrderNotFound)
+			var apiErr *midas.APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, 90019, apiErr.Code)
+			assert.Equal(t, midas.V2, apiErr.Version)
+
+			// Every call was a 2.0 call in env, verified by the fake.
+			for _, call := range fake.Calls() {
+				assert.Equal(t, midas.V2, call.Version, "%+v", call)
+				assert.Equal(t, env, call.Env, "%+v", call)
+				if call.Fault == nil {
+					assert.NotContains(t, []int{90010, 90011, 90016}, call.Errcode, "signatures verified: %+v", call)
+				}
+			}
+			// The other environment is untouched.
+			other, _ := fake.Balance(v2Other(env), alice, "")
+			assert.Equal(t, int64(110), other)
+
+			// The other environment's AppKey: pay_sig wrong.
+			wrong := v2FakeClient(t, fake, env, v2KeyOf(v2Other(env)))
+			_, err = wrong.GetBalance(v2bg, midas.BalanceRequest{OpenID: alice, SessionKey: aliceKey})
+			assert.ErrorIs(t, err, midas.ErrSigInvalid)
+			_, err = wrong.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "wrong-key", Amount: 1})
+			assert.ErrorIs(t, err, midas.ErrSigInvalid)
+			assert.NotErrorIs(t, err, midas.ErrOutcomeUnknown)
+			assert.Equal(t, int64(120), total())
+
+			// An expired session, then a new login.
+			fake.ExpireSession(alice)
+			_, err = c.GetBalance(v2bg, midas.BalanceRequest{OpenID: alice, SessionKey: aliceKey})
+			assert.ErrorIs(t, err, midas.ErrSessionExpired)
+			assert.NotErrorIs(t, err, midas.ErrOrderProcessing)
+			_, err = c.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "expired-1", Amount: 1})
+			assert.ErrorIs(t, err, midas.ErrSessionExpired)
+			assert.NotErrorIs(t, err, midas.ErrOutcomeUnknown)
+			const newKey = "bmV3LXNlc3Npb24ta2V5IQ=="
+			require.NoError(t, fake.SetSessionKey(alice, newKey))
+			_, err = c.GetBalance(v2bg, midas.BalanceRequest{OpenID: alice, SessionKey: aliceKey})
+			assert.ErrorIs(t, err, midas.ErrMpSigInvalid, "the stale key's signature is wrong: 90010")
+			assert.NotErrorIs(t, err, midas.ErrSessionExpired)
+			pay, err = c.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: newKey, BillNo: "expired-1", Amount: 1})
+			require.NoError(t, err, "the refused bill_no was not used")
+			assert.Equal(t, int64(119), pay.Balance)
+		})
+	}
+}
+
+// An unknown outcome of a 2.0 refund is settled by its RefundBillNo.
+func TestV2SettleCancelPayByRefundBillNo(t *testing.T) {
+	fake := midastest.New(fakeCfg())
+	c := v2FakeClient(t, fake, midas.Sandbox, sbKey)
+	_, err := c.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "pay-1", Amount: 50})
+	require.NoError(t, err)
+	total := func() int64 { n, _ := fake.Balance(midas.Sandbox, alice, ""); return n }
+	require.Equal(t, int64(60), total())
+
+	req := midas.CancelPayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "pay-1", RefundBillNo: "ref-1", Amount: 20}
+	fake.Inject(midastest.Fault{API: midas.APICancelPay, Errcode: -1, Applied: true, Times: 1 + midas.DefaultMaxRetries})
+	_, err = c.CancelPay(v2bg, req)
+	require.ErrorIs(t, err, midas.ErrOutcomeUnknown)
+	var ou *midas.OutcomeUnknownError
+	require.ErrorAs(t, err, &ou)
+	assert.Equal(t, "ref-1", ou.BillNo, "settled by the refund's own bill_no")
+	assert.Equal(t, midas.APICancelPay, ou.API)
+	assert.Equal(t, int64(80), total(), "applied once")
+
+	ctx, cancel := context.WithTimeout(v2bg, 5*time.Second)
+	defer cancel()
+	cr, err := c.SettleCancelPay(ctx, req)
+	require.NoError(t, err)
+	assert.True(t, cr.AlreadyProcessed)
+	assert.Equal(t, "ref-1", cr.BillNo)
+	assert.Equal(t, int64(80), total())
+
+	// Not applied: the settle applies it, once.
+	req2 := midas.CancelPayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "pay-1", RefundBillNo: "ref-2", Amount: 5}
+	fake.Inject(midastest.Fault{API: midas.APICancelPay, Drop: true, Times: 1 + midas.DefaultMaxRetries})
+	_, err = c.CancelPay(v2bg, req2)
+	require.ErrorIs(t, err, midas.ErrOutcomeUnknown)
+	assert.Equal(t, int64(80), total())
+	cr, err = c.SettleCancelPay(ctx, req2)
+	require.NoError(t, err)
+	assert.False(t, cr.AlreadyProcessed)
+	assert.Equal(t, int64(85), cr.Balance)
+	assert.Equal(t, int64(85), total())
+
+	// A settle stopped by an expired session: unknown, with the cause.
+	req3 := midas.PayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "pay-3", Amount: 1}
+	fake.Inject(midastest.Fault{API: midas.APIPay, Drop: true, Times: 1 + midas.DefaultMaxRetries})
+	_, err = c.Pay(v2bg, req3)
+	require.ErrorIs(t, err, midas.ErrOutcomeUnknown)
+	fake.ExpireSession(alice)
+	before := len(payCalls(fake, midas.APIPay))
+	_, err = c.SettlePay(ctx, req3)
+	require.ErrorIs(t, err, midas.ErrOutcomeUnknown)
+	require.ErrorAs(t, err, &ou)
+	assert.ErrorIs(t, ou.Err, midas.ErrSessionExpired)
+	assert.Len(t, payCalls(fake, midas.APIPay), before+1, "stops at once: repeating cannot help")
+}
+
+// A rejected access_token is refreshed once and the call re-sent.
+func TestV2TokenRefresh(t *testing.T) {
+	fake := midastest.New(fakeCfg())
+	fake.AddToken("old-token")
+	fake.ExpireToken("old-token")
+	fake.AddToken("new-token")
+	ts := &v2Tokens{tokens: []string{"old-token", "new-token"}}
+	mt := httpmock.NewMockTransport()
+	mt.RegisterNoResponder(fake.Respond)
+	c, err := midas.NewClient(midas.Config{AppID: appID, OfferID: offerID, AppKey: appKey, Version: midas.V2, AccessToken: ts},
+		midas.WithHTTPClient(&http.Client{Transport: mt}), midas.WithClock(tickingClock()))
+	require.NoError(t, err)
+	pay, err := c.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "tok-1", Amount: 10})
+	require.NoError(t, err)
+	assert.Equal(t, int64(100), pay.Balance)
+	assert.Equal(t, []string{"old-token"}, ts.invalidated)
+	calls := payCalls(fake, midas.APIPay)
+	require.Len(t, calls, 2)
+	assert.Equal(t, 42001, calls[0].Errcode)
+	assert.Zero(t, calls[1].Errcode)
+}
+
+type v2Tokens struct {
+	mu          sync.Mutex
+	tokens      []string
+	given       int
+	invalidated []string
+}
+
+func (s *v2Tokens) Token(context.Context) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tokens[min(s.given, len(s.tokens)-1)], nil
+}
+
+func (s *v2Tokens) InvalidateToken(tok string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.invalidated = append(s.invalidated, tok)
+	s.given++
+}
+
+// Many goroutines on one client: every coin accounted for.
+func TestV2ConcurrentCalls(t *testing.T) {
+	fake := midastest.New(fakeCfg())
+	c := v2FakeClient(t, fake, midas.Production, appKey)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := 0; i < 32; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if _, err := c.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: fmt.Sprintf("cp-%d", i), Amount: 2}); err != nil {
+				errs <- err
+				return
+			}
+			if _, err := c.Present(v2bg, midas.PresentRequest{OpenID: alice, SessionKey: aliceKey, BillNo: fmt.Sprintf("cg-%d", i), Count: 1}); err != nil {
+				errs <- err
+			}
+			if _, err := c.GetBalance(v2bg, midas.BalanceRequest{OpenID: alice, SessionKey: aliceKey}); err != nil {
+				errs <- err
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	total, _ := fake.Balance(midas.Production, alice, "")
+	assert.Equal(t, int64(110-64+32), total)
+}
+
+// ---------------------------------------------------------------------------
+// 5. Answer mapping
+
+func TestV2ResponseMapping(t *testing.T) {
+	const sk = "V7Q38/i2KXaqrQyl2Yx9Hg=="
+	c, _ := newV2Mock(t, v2VecConfig(midas.Production, midas.V2),
+		v2Answer(`{"errcode":0,"errmsg":"ok","balance":11,"present_balance":1,"sum_save":10,"sum_present":1,"sum_balance":11,"sum_cost":0,"first_save":false}`))
+	bal, err := c.GetBalance(v2bg, midas.BalanceRequest{OpenID: alice, SessionKey: sk})
+	require.NoError(t, err)
+	assert.Equal(t, midas.BalanceResponse{Balance: 11, GenBalance: 1, FirstSave: false, SaveAmt: 10, SaveSum: 11, CostSum: 0, PresentSum: 1}, *bal)
+
+	c, _ = newV2Mock(t, v2VecConfig(midas.Production, midas.V2),
+		v2Answer(`{"errcode":0,"errmsg":"ok","balance":57,"present_balance":7,"sum_save":80,"sum_present":9,"sum_balance":89,"sum_cost":32,"first_save":true}`))
+	bal, err = c.GetBalance(v2bg, midas.BalanceRequest{OpenID: alice, SessionKey: sk})
+	require.NoError(t, err)
+	assert.Equal(t, midas.BalanceResponse{Balance: 57, GenBalance: 7, FirstSave: true, SaveAmt: 80, SaveSum: 89, CostSum: 32, PresentSum: 9}, *bal)
+
+	c, _ = newV2Mock(t, v2VecConfig(midas.Production, midas.V2),
+		v2Answer(`{"errcode":0,"errmsg":"ok","bill_no":"test_pay_1668512428","balance":10,"used_present_amount":1}`))
+	pay, err := c.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: sk, BillNo: "test_pay_1668512428", Amount: 1})
+	require.NoError(t, err)
+	assert.Equal(t, midas.PayResponse{BillNo: "test_pay_1668512428", Balance: 10, UsedGenAmount: 1}, *pay)
+
+	for _, tc := range []struct {
+		answer  string
+		billNo  string
+		balance int64
+	}{
+		{`{"errcode":0,"errmsg":"ok","bill_no":"ref-1","balance":42}`, "ref-1", 42},
+		{`{"errcode":0,"errmsg":"ok","bill_no":"ref-1","balance":42,"used_present_amount":3}`, "ref-1", 42},
+		{`{"errcode":0,"errmsg":"ok","bill_no":"ref-1"}`, "ref-1", 0},
+		{`{"errcode":0,"errmsg":"ok"}`, "ref-1", 0}, // no echo: the refund's own id, not the pay's
+	} {
+		c, _ = newV2Mock(t, v2VecConfig(midas.Production, midas.V2), v2Answer(tc.answer))
+		cr, err := c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: sk, BillNo: "pay-1", RefundBillNo: "ref-1", Amount: 3})
+		require.NoError(t, err, tc.answer)
+		assert.Equal(t, midas.CancelPayResponse{BillNo: tc.billNo, Balance: tc.balance}, *cr, tc.answer)
+	}
+
+	c, _ = newV2Mock(t, v2VecConfig(midas.Production, midas.V2), v2Answer(`{"errcode":0,"errmsg":"ok","bill_no":"g-1","balance":15}`))
+	pr, err := c.Present(v2bg, midas.PresentRequest{OpenID: alice, SessionKey: sk, BillNo: "g-1", Count: 5})
+	require.NoError(t, err)
+	assert.Equal(t, midas.PresentResponse{BillNo: "g-1", Balance: 15}, *pr)
+
+	c, _ = newV2Mock(t, v2VecConfig(midas.Production, midas.V2),
+		v2Answer(`{"errcode":0,"errmsg":"ok","out_trade_no":"ot-1","product_id":"p1","pay_state":2,"deliver_state":1,"pay_finish_time":1668512900,"mch_order_no":"m1","transaction_id":"t1"}`))
+	q, err := c.QueryOrder(v2bg, midas.QueryOrderRequest{OpenID: alice, SessionKey: sk, OutTradeNo: "ot-1", Kind: midas.ItemOrder})
+	require.NoError(t, err)
+	assert.True(t, time.Unix(1668512900, 0).Equal(q.PaidAt))
+	q.PaidAt = time.Time{}
+	assert.Equal(t, midas.QueryOrderResponse{OutTradeNo: "ot-1", ProductID: "p1", Paid: true, Delivered: false, MchOrderNo: "m1", TransactionID: "t1"}, *q)
+}
+
+// ---------------------------------------------------------------------------
+// 6. Secrets
+
+func TestV2SecretsNeverInErrorsOrLogs(t *testing.T) {
+	const liveToken = "LIVE_V2_TOKEN_9f8e7d6c5b4a"
+	const otherKey = "b3RoZXItc2Vzc2lvbmtleQ=="
+	cfg := fakeCfg()
+	cfg.AccessTokens = []string{liveToken}
+	fake := midastest.NewServer(cfg)
+	defer fake.Close()
+	var logMu sync.Mutex
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&v2LockedWriter{mu: &logMu, w: &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	newClient := func(env midas.Env, key, base string) *midas.Client {
+		c, err := midas.NewClient(midas.Config{AppID: appID, OfferID: offerID, AppKey: key, Env: env, Version: midas.V2, AccessToken: midas.StaticToken(liveToken)},
+			midas.WithBaseURL(base), midas.WithAttemptTimeout(50*time.Millisecond), midas.WithRetryBackoff(time.Millisecond, time.Millisecond), midas.WithLogger(logger))
+		require.NoError(t, err)
+		return c
+	}
+	secrets := []string{appKey, sbKey, aliceKey, otherKey, liveToken}
+	var errs []error
+	collect := func(err error) {
+		t.Helper()
+		require.Error(t, err)
+		errs = append(errs, err)
+	}
+	for _, env := range []midas.Env{midas.Production, midas.Sandbox} {
+		c := newClient(env, v2KeyOf(env), fake.URL)
+		faults := []midastest.Fault{
+			{Errcode: -1, Times: 3}, {Errcode: -1, Times: 3, Applied: true}, {Status: 502, Times: 3}, {Status: 403},
+			{Drop: true, Times: 3}, {Drop: true, Times: 3, Applied: true}, {Delay: time.Second, Times: 3},
+			{Errcode: 90010}, {Errcode: 90011}, {Errcode: 90016}, {Errcode: 90013}, {Errcode: 90018}, {Errcode: 40001},
+		}
+		for i, f := range faults {
+			fake.Inject(f)
+			_, err := c.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: fmt.Sprintf("s%d-%d", env, i), Amount: 1})
+			collect(err)
+		}
+		fake.Inject(midastest.Fault{Drop: true, Times: 3})
+		_, err := c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "p", RefundBillNo: fmt.Sprintf("rf%d", env), Amount: 1})
+		collect(err)
+		fake.Inject(midastest.Fault{Errcode: -1, Times: 3})
+		_, err = c.GetBalance(v2bg, midas.BalanceRequest{OpenID: alice, SessionKey: aliceKey})
+		collect(err)
+		_, err = c.QueryOrder(v2bg, midas.QueryOrderRequest{OpenID: alice, SessionKey: aliceKey, OutTradeNo: "nope", Kind: midas.ItemOrder})
+		collect(err)
+		// Real refusals: another session_key (90010), the other env's key (90011).
+		_, err = c.Present(v2bg, midas.PresentRequest{OpenID: alice, SessionKey: otherKey, BillNo: fmt.Sprintf("sk%d", env), Count: 1})
+		collect(err)
+		assert.ErrorIs(t, err, midas.ErrMpSigInvalid)
+		wrong := newClient(env, v2KeyOf(v2Other(env)), fake.URL)
+		_, err = wrong.GetBalance(v2bg, midas.BalanceRequest{OpenID: alice, SessionKey: aliceKey})
+		collect(err)
+		assert.ErrorIs(t, err, midas.ErrSigInvalid)
+		// Validation.
+		_, err = c.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey + "!", BillNo: "v", Amount: 1})
+		collect(err)
+		_, err = c.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey, PF: "android", BillNo: "v", Amount: 1})
+		collect(err)
+		// Caller's context ends mid-call.
+		ctx, cancel := context.WithTimeout(v2bg, 10*time.Millisecond)
+		fake.Inject(midastest.Fault{API: midas.APIPresent, Delay: time.Second})
+		_, err = c.Present(ctx, midas.PresentRequest{OpenID: alice, SessionKey: aliceKey, BillNo: fmt.Sprintf("ctx%d", env), Count: 1})
+		cancel()
+		collect(err)
+	}
+	// Expired session.
+	fake.ExpireSession(alice)
+	c := newClient(midas.Production, appKey, fake.URL)
+	_, err := c.GetBalance(v2bg, midas.BalanceRequest{OpenID: alice, SessionKey: aliceKey})
+	collect(err)
+	assert.ErrorIs(t, err, midas.ErrSessionExpired)
+	// Connection refused: net/http's *url.Error holds the whole URL.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	cd := newClient(midas.Production, appKey, dead)
+	_, err = cd.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "dead", Amount: 1})
+	collect(err)
+
+	for _, err := range errs {
+		text := fmt.Sprintf("%v %+v %#v %s", err, err, err, err)
+		for e := errors.Unwrap(err); e != nil; e = errors.Unwrap(e) {
+			text += " " + e.Error()
+		}
+		var ou *midas.OutcomeUnknownError
+		if errors.As(err, &ou) && ou.Err != nil {
+			text += " " + fmt.Sprintf("%v %+v %#v", ou.Err, ou.Err, ou.Err)
+		}
+		for _, s := range secrets {
+			assert.NotContains(t, text, s, "error %q", err.Error())
+		}
+	}
+	logMu.Lock()
+	out := logs.String()
+	logMu.Unlock()
+	assert.Contains(t, out, "midas attempt", "attempts are logged")
+	assert.Contains(t, out, "queryorderinfo")
+	for _, s := range secrets {
+		assert.NotContains(t, out, s, "slog output carries a secret")
+	}
+	// The client prints no AppKey.
+	assert.NotContains(t, fmt.Sprintf("%v %+v %#v", c, c, c), appKey)
+}
+
+type v2LockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *v2LockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
