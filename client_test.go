@@ -232,3 +232,19 @@ func TestEnvString(t *testing.T) {
 	assert.Equal(t, "sandbox", Sandbox.String())
 	assert.Equal(t, "Env(9)", Env(9).String())
 }
+
+// Activating httpmock on the caller's client after NewClient still
+// intercepts: the client does not freeze hc's transport.
+func TestHTTPMockActivateNonDefaultAfterNewClient(t *testing.T) {
+	hc := &http.Client{}
+	c, err := NewClient(testConfig(Sandbox), WithHTTPClient(hc))
+	require.NoError(t, err)
+	httpmock.ActivateNonDefault(hc)
+	defer httpmock.DeactivateAndReset()
+	httpmock.RegisterResponder(http.MethodPost, "https://api.weixin.qq.com/cgi-bin/midas/sandbox/pay",
+		httpmock.NewStringResponder(200, `{"errcode":0,"bill_no":"b1","balance":8}`))
+	_, err = c.Pay(ctx(), PayRequest{OpenID: testOpenID, BillNo: "b1", Amount: 2})
+	require.NoError(t, err)
+	assert.Equal(t, 1, httpmock.GetTotalCallCount())
+	assert.Nil(t, hc.CheckRedirect, "hc is not changed")
+}

@@ -1,18 +1,22 @@
 // Package midas calls the WeChat Mini Game virtual-payment (Midas, 米大师)
-// server APIs: getbalance, pay, cancelpay and present, in production and in
-// the sandbox.
+// server APIs, in production and in the sandbox, in both generations: 1.0
+// (/cgi-bin/midas: getbalance, pay, cancelpay, present) and 2.0 (/wxa/game:
+// the same four and queryorderinfo), chosen by Config.Version. It also signs
+// 2.0 item orders (SignGameItem); package push receives their delivery pushes.
 //
-// A Client holds the appid, offer_id, Midas AppKey and environment. Each call
-// checks its input, stamps ts, signs the body with sig (keyed with the AppKey)
-// and, when the request carries the player's session_key, with mp_sig, sends
-// it, and turns every errcode into an error that works with errors.Is and
-// errors.As:
+// A Client holds the appid, offer_id, Midas AppKey, environment and version.
+// Each call checks its input, stamps ts, signs (1.0: sig with the AppKey and,
+// with a session_key, mp_sig, in the body; 2.0: pay_sig with the AppKey and
+// signature with the session_key, over the exact body bytes, in the query),
+// sends it, and turns every errcode into an error that works with errors.Is
+// and errors.As, by its meaning in the version that answered:
 //
 //	c, err := midas.NewClient(midas.Config{
 //		AppID:       "wx1234567",
 //		OfferID:     "12345678",
 //		AppKey:      appKey, // the sandbox and production keys differ
 //		Env:         midas.Sandbox,
+//		Version:     midas.V2, // a game that opened payment on or after 2022-11-05
 //		AccessToken: midas.StaticToken(token),
 //	})
 //	...
@@ -50,10 +54,11 @@
 //
 // # Signatures
 //
-// Sig and MpSig are the bare signer, for checking a signature by hand. The
-// Client signs the exact body it sends: empty optional fields are neither sent
-// nor signed, integers are JSON numbers signed in decimal, and a sandbox call
-// signs the sandbox path.
+// Sig and MpSig (1.0), PaySig and SessionSig (2.0) are the bare signers, for
+// checking a signature by hand. The Client signs the exact body it sends:
+// empty optional fields are neither sent nor signed, integers are JSON
+// numbers, a 1.0 sandbox call signs the sandbox path, and a 2.0 body is built
+// once and sent as signed.
 //
 // # Secrets
 //
@@ -63,8 +68,9 @@
 //
 // # Testing
 //
-// A Client made without WithHTTPClient uses http.DefaultTransport, so
+// A Client made without WithHTTPClient pools its own connections until
+// http.DefaultTransport is replaced, and then uses the replacement, so
 // httpmock.Activate intercepts it; one made with WithHTTPClient(hc) is
 // intercepted by httpmock.ActivateNonDefault(hc). WithBaseURL points a Client
-// at a fake server on loopback.
+// at a fake server on loopback, such as package midastest's.
 package midas

@@ -67,12 +67,25 @@ func WithHTTPClient(hc *http.Client) Option {
 		if hc == nil {
 			return invalid("WithHTTPClient", "nil *http.Client")
 		}
-		cp := *hc
-		cp.CheckRedirect = noRedirects
-		s.httpClient = &cp
+		// Not a plain copy: hc's Transport is looked up on every request,
+		// so httpmock.ActivateNonDefault(hc) intercepts even after NewClient.
+		s.httpClient = &http.Client{Transport: liveTransport{hc}, CheckRedirect: noRedirects, Jar: hc.Jar, Timeout: hc.Timeout}
 		return nil
 	}
 }
+
+// liveTransport sends through whatever transport hc has at the time.
+type liveTransport struct{ hc *http.Client }
+
+func (t liveTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if rt := t.hc.Transport; rt != nil {
+		return rt.RoundTrip(req)
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// CloseIdleConnections reaches hc's transport.
+func (t liveTransport) CloseIdleConnections() { t.hc.CloseIdleConnections() }
 
 // noRedirects makes a 3xx the answer: a redirected POST would be re-sent as
 // a GET, and whatever answered it would be read as Midas's answer.
