@@ -168,7 +168,7 @@ type QueryOrderResponse struct {
 	ProductID     string    `json:"product_id"`     // the item bought
 	Paid          bool      `json:"paid"`           // pay_state 2
 	Delivered     bool      `json:"delivered"`      // deliver_state 2 (for coins: balance credited)
-	PaidAt        time.Time `json:"paid_at"`        // pay_finish_time; zero when unpaid
+	PaidAt        time.Time `json:"paid_at,omitzero"` // pay_finish_time; zero (and left out of JSON, Go 1.24+) when unpaid
 	MchOrderNo    string    `json:"mch_order_no"`   // WeChat Pay merchant order no (WeChat Pay channel only)
 	TransactionID string    `json:"transaction_id"` // WeChat Pay transaction id (WeChat Pay channel only)
 }
