@@ -164,13 +164,13 @@ type QueryOrderRequest struct {
 
 // QueryOrderResponse is an order's state.
 type QueryOrderResponse struct {
-	OutTradeNo    string    `json:"out_trade_no"`   // the order's out_trade_no
-	ProductID     string    `json:"product_id"`     // the item bought
-	Paid          bool      `json:"paid"`           // pay_state 2
-	Delivered     bool      `json:"delivered"`      // deliver_state 2 (for coins: balance credited)
+	OutTradeNo    string    `json:"out_trade_no"`     // the order's out_trade_no
+	ProductID     string    `json:"product_id"`       // the item bought
+	Paid          bool      `json:"paid"`             // pay_state 2
+	Delivered     bool      `json:"delivered"`        // deliver_state 2 (for coins: balance credited)
 	PaidAt        time.Time `json:"paid_at,omitzero"` // pay_finish_time; zero (and left out of JSON, Go 1.24+) when unpaid
-	MchOrderNo    string    `json:"mch_order_no"`   // WeChat Pay merchant order no (WeChat Pay channel only)
-	TransactionID string    `json:"transaction_id"` // WeChat Pay transaction id (WeChat Pay channel only)
+	MchOrderNo    string    `json:"mch_order_no"`     // WeChat Pay merchant order no (WeChat Pay channel only)
+	TransactionID string    `json:"transaction_id"`   // WeChat Pay transaction id (WeChat Pay channel only)
 }
 
 // BalanceResponse is a player's balance. The fields carry 1.0's names; a 2.0
