@@ -74,8 +74,11 @@ func (c *Client) do(ctx context.Context, cl *call, out *apiResponse) error {
 		} else if retries >= c.maxRetries {
 			retry = false
 		}
-		if !retry || ctx.Err() != nil {
+		if !retry {
 			return c.end(cl, attempt, unclear, res.err)
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return c.end(cl, attempt, unclear, fmt.Errorf("%w (retry stopped: %w)", res.err, cerr))
 		}
 		retries++
 		if werr := sleep(ctx, c.backoff(retries)); werr != nil {

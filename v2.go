@@ -77,6 +77,11 @@ func (v2) cancelPay(c *Client, r *CancelPayRequest) (*call, error) {
 		checkPositive("Amount", r.Amount)); err != nil {
 		return nil, err
 	}
+	if r.RefundBillNo == r.BillNo {
+		// The pay used that bill_no: the refund would always be answered
+		// 90012, which a retry would misread as its own earlier success.
+		return nil, invalid("RefundBillNo", "must differ from the pay's BillNo (bill_no is unique per player across pay, present and cancelpay)")
+	}
 	fs = append(fs, field{key: "pay_bill_no", val: r.BillNo}, field{key: "bill_no", val: r.RefundBillNo},
 		field{key: "amount", val: strconv.FormatInt(r.Amount, 10), num: true})
 	return &call{api: APICancelPay, billNo: r.RefundBillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderExists}, nil
@@ -210,6 +215,8 @@ func (c *Client) signBody(path string, body []byte, sessionKey string) (paySig, 
 	pads := newHMACKey(sessionKey)
 	buf = append(pads.start(buf), body...)
 	signature = pads.sumHex(buf)
+	// The buffer held the key pads: wipe it before it is reused.
+	clear(buf)
 	*bp = buf[:0]
 	c.bufs.Put(bp)
 	return paySig, signature

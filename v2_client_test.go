@@ -1257,6 +1257,27 @@ func TestV2SecretsNeverInErrorsOrLogs(t *testing.T) {
 	}
 	// The client prints no AppKey.
 	assert.NotContains(t, fmt.Sprintf("%v %+v %#v", c, c, c), appKey)
+
+	// A token too short to be masked by its text is still kept out of the
+	// *url.Error that net/http makes: the URL is sanitized.
+	const shortToken = "Tq9zX_Wv"
+	logMu.Lock()
+	logs.Reset()
+	logMu.Unlock()
+	cs, err := midas.NewClient(midas.Config{AppID: appID, OfferID: offerID, AppKey: appKey, Version: midas.V2, AccessToken: midas.StaticToken(shortToken)},
+		midas.WithBaseURL(dead), midas.WithMaxRetries(1), midas.WithRetryBackoff(time.Millisecond, time.Millisecond), midas.WithLogger(logger))
+	require.NoError(t, err)
+	_, err = cs.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "short", Amount: 1})
+	require.Error(t, err)
+	text := fmt.Sprintf("%v %+v %#v", err, err, err)
+	var ou *midas.OutcomeUnknownError
+	if errors.As(err, &ou) {
+		text += fmt.Sprintf(" %v %+v %#v", ou.Err, ou.Err, ou.Err)
+	}
+	assert.NotContains(t, text, shortToken)
+	logMu.Lock()
+	assert.NotContains(t, logs.String(), shortToken)
+	logMu.Unlock()
 }
 
 type v2LockedWriter struct {
@@ -1268,4 +1289,28 @@ func (l *v2LockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// A 2.0 bill_no is unique per openid and zone across pay, present and
+// cancelpay, so a refund whose RefundBillNo is the pay's own bill_no can
+// never be applied: the server answers 90012 because the pay used it. After
+// an unclear attempt that 90012 must not be read as "the refund was
+// applied"; the client can see the mistake locally and refuse it before
+// sending.
+func TestV2CancelPayRefundBillNoEqualToPayBillNo(t *testing.T) {
+	fake := midastest.New(fakeCfg())
+	c := v2FakeClient(t, fake, midas.Production, appKey)
+	_, err := c.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "same-1", Amount: 20})
+	require.NoError(t, err)
+	total := func() int64 { n, _ := fake.Balance(midas.Production, alice, ""); return n }
+	require.Equal(t, int64(90), total())
+
+	// The first attempt is lost before the server processes it.
+	fake.Inject(midastest.Fault{API: midas.APICancelPay, Drop: true})
+	cr, err := c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "same-1", RefundBillNo: "same-1", Amount: 5})
+	if err == nil {
+		assert.False(t, cr.AlreadyProcessed && total() == 90,
+			"CancelPay reported the refund as AlreadyProcessed, but no coin came back (balance %d): the 90012 was the pay's own bill_no", total())
+	}
+	assert.ErrorIs(t, err, midas.ErrInvalidRequest, "RefundBillNo equal to the pay's BillNo should be refused before sending")
 }
