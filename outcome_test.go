@@ -49,7 +49,7 @@ func fastClient(t *testing.T, steps ...any) (*Client, *answers) {
 	return c, a
 }
 
-var lost = errors.New("connection reset by peer")
+var errLost = errors.New("connection reset by peer")
 
 var payReq = PayRequest{OpenID: testOpenID, BillNo: "b1", Amount: 5}
 
@@ -57,7 +57,7 @@ var payReq = PayRequest{OpenID: testOpenID, BillNo: "b1", Amount: 5}
 // never readable as the refusal.
 func TestUnknownOutcomeMatchesNoOtherSentinel(t *testing.T) {
 	for _, code := range []int{CodeInsufficientBalance, CodeSessionExpired, CodeSystemBusy, CodeInvalidParam, CodeSigInvalid} {
-		c, _ := fastClient(t, lost, code)
+		c, _ := fastClient(t, errLost, code)
 		_, err := c.Pay(context.Background(), payReq)
 		require.ErrorIs(t, err, ErrOutcomeUnknown, "errcode %d", code)
 		for _, s := range allSentinels {
@@ -88,9 +88,9 @@ func TestSettleEnds(t *testing.T) {
 	}{
 		{"success", []any{0}, 1, true, false, nil},
 		{"done code", []any{CodeOrderExists}, 1, true, true, nil},
-		{"busy then done", []any{-1, lost, -1, CodeOrderExists}, 4, true, true, nil},
+		{"busy then done", []any{-1, errLost, -1, CodeOrderExists}, 4, true, true, nil},
 		{"processing then success", []any{CodeOrderProcessing, 0}, 2, true, false, nil},
-		{"insufficient balance is definite", []any{lost, CodeInsufficientBalance}, 2, false, false, ErrInsufficientBalance},
+		{"insufficient balance is definite", []any{errLost, CodeInsufficientBalance}, 2, false, false, ErrInsufficientBalance},
 		{"mp_sig: stop, unknown", []any{CodeMpSigInvalid}, 1, false, false, nil},
 		{"session: stop, unknown", []any{-1, CodeSessionExpired}, 2, false, false, nil},
 		{"sig: stop, unknown", []any{CodeSigInvalid}, 1, false, false, nil},

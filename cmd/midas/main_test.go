@@ -5,8 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"runtime"
@@ -18,6 +21,7 @@ import (
 
 	"github.com/gomidas/midas"
 	"github.com/gomidas/midas/midastest"
+	"github.com/gomidas/midas/push"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -701,5 +705,151 @@ func TestQueryOrder(t *testing.T) {
 	assert.Equal(t, exitOK, code)
 	for _, want := range []string{"Usage: midas queryorder", "-out-trade-no", "-kind", "queryorder is 2.0 only", "Exit codes:"} {
 		assert.Contains(t, errOut, want)
+	}
+}
+
+// midas serve -push-url plays WeChat's side of an item purchase: POST
+// /midastest/buyitem records a paid order and pushes its delivery to the
+// game server, signed (plain and secure mode), retrying until it succeeds.
+func TestServePushesItemDeliveries(t *testing.T) {
+	for _, aesKey := range []string{"", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"} {
+		t.Run(map[bool]string{false: "plain", true: "secure"}[aesKey != ""], func(t *testing.T) {
+			var mu sync.Mutex
+			var got []push.ItemDelivery
+			calls := 0
+			h, err := push.NewHandler(push.Config{Token: "game-push-token", EncodingAESKey: aesKey, AppID: defaultAppID,
+				AppKey: defaultAppKey, SandboxAppKey: defaultSandboxKey}, push.Handlers{
+				ItemDelivered: func(_ context.Context, d *push.ItemDelivery) error {
+					mu.Lock()
+					defer mu.Unlock()
+					calls++
+					if d.ProductID == "broken" || calls == 1 {
+						return errors.New("not now") // the first push, and every one of "broken", fail
+					}
+					got = append(got, *d)
+					return nil
+				}})
+			require.NoError(t, err)
+			game := httptest.NewServer(h)
+			defer game.Close()
+
+			args := []string{"-push-url", game.URL + "/wechat/push", "-push-token", "game-push-token", "-v"}
+			if aesKey != "" {
+				args = append(args, "-push-aes-key", aesKey)
+			}
+			url, serveErr, stop := startServe(t, args...)
+			buy := func(body string) (int, map[string]any) {
+				resp, err := http.Post(url+"/midastest/buyitem", "application/json", strings.NewReader(body))
+				require.NoError(t, err)
+				defer resp.Body.Close()
+				var out map[string]any
+				require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+				return resp.StatusCode, out
+			}
+
+			status, out := buy(`{"openid":"` + defaultOpenID + `","product_id":"gem_pack_60","quantity":2,"price":300,"out_trade_no":"cli-0001","attach":"a&b"}`)
+			require.Equal(t, http.StatusOK, status, out)
+			assert.Equal(t, true, out["delivered"])
+			assert.Equal(t, "cli-0001", out["out_trade_no"])
+			pushes := out["pushes"].([]any)
+			require.Len(t, pushes, 2, "the first push failed and was retried")
+			assert.Equal(t, float64(500), pushes[0].(map[string]any)["status"])
+			assert.Equal(t, true, pushes[1].(map[string]any)["success"])
+			mu.Lock()
+			require.Len(t, got, 1)
+			d := got[0]
+			mu.Unlock()
+			assert.Equal(t, push.ItemDelivery{Event: push.EventGamePayGoodsDeliver, OpenID: defaultOpenID, OutTradeNo: "cli-0001",
+				Env: midas.Production, ProductID: "gem_pack_60", Quantity: 2, ZoneID: "1", OrigPrice: 600, ActualPrice: 600,
+				Attach: "a&b", Source: push.SourceInGame}, push.ItemDelivery{Event: d.Event, OpenID: d.OpenID, OutTradeNo: d.OutTradeNo,
+				Env: d.Env, ProductID: d.ProductID, Quantity: d.Quantity, ZoneID: d.ZoneID, OrigPrice: d.OrigPrice,
+				ActualPrice: d.ActualPrice, Attach: d.Attach, Source: d.Source})
+
+			// The fake's queryorderinfo sees the order paid and delivered.
+			c, err := midas.NewClient(midas.Config{AppID: defaultAppID, OfferID: defaultOfferID, AppKey: defaultAppKey,
+				Version: midas.V2, AccessToken: midas.StaticToken(defaultToken)}, midas.WithBaseURL(url))
+			require.NoError(t, err)
+			st, err := c.QueryOrder(context.Background(), midas.QueryOrderRequest{OpenID: defaultOpenID, SessionKey: defaultSession,
+				OutTradeNo: "cli-0001", Kind: midas.ItemOrder})
+			require.NoError(t, err)
+			assert.True(t, st.Paid && st.Delivered, "%+v", st)
+
+			// A sandbox purchase is signed with the sandbox AppKey; an empty
+			// out_trade_no is made up.
+			status, out = buy(`{"openid":"p2","product_id":"sword","price":100,"env":1}`)
+			require.Equal(t, http.StatusOK, status, out)
+			assert.True(t, strings.HasPrefix(out["out_trade_no"].(string), "_"), out)
+
+			// A game server that never answers success: 502, every push listed.
+			status, out = buy(`{"openid":"p2","product_id":"broken","price":100}`)
+			assert.Equal(t, http.StatusBadGateway, status)
+			assert.Equal(t, false, out["delivered"])
+			assert.Len(t, out["pushes"], 16)
+			assert.Contains(t, out["error"], "push not acknowledged")
+
+			// Bad requests.
+			for body, want := range map[string]string{
+				`{"openid":"` + defaultOpenID + `","product_id":"gem_pack_60","out_trade_no":"cli-0001"}`: "already used",
+				`{"openid":"p2","product_id":"x","env":2}`:                                                "env must be 0",
+				`{"openid":"p2","product_id":"x","colour":"red"}`:                                         "unknown field",
+				`{"product_id":"x"}`: "OpenID is empty",
+				`{"openid":"p2","product_id":"x","out_trade_no":"_mine"}`: "not starting with '_'",
+			} {
+				status, out := buy(body)
+				assert.Equal(t, http.StatusBadRequest, status, body)
+				assert.Contains(t, out["error"], want, body)
+			}
+			resp, err := http.Get(url + "/midastest/buyitem")
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+
+			assert.Equal(t, 0, stop())
+			log := serveErr.String()
+			assert.Contains(t, log, "out_trade_no=cli-0001 attempt 1: 500")
+			assert.Contains(t, log, "out_trade_no=cli-0001 attempt 2: 200 success")
+			assert.NotContains(t, log, "game-push-token")
+			if aesKey != "" {
+				assert.NotContains(t, log, aesKey)
+			}
+		})
+	}
+}
+
+// The push flags are checked before anything listens; without -push-url
+// there is no control endpoint.
+func TestServePushFlags(t *testing.T) {
+	const key = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-push-url", "http://game.example/push", "-push-token", "t"}, "loopback only"},
+		{[]string{"-push-url", "http://10.0.0.1:8080/push", "-push-token", "t"}, "loopback only"},
+		{[]string{"-push-url", "ftp://127.0.0.1/push", "-push-token", "t"}, "want an absolute http(s) URL"},
+		{[]string{"-push-url", "/push", "-push-token", "t"}, "want an absolute http(s) URL"},
+		{[]string{"-push-url", "http://127.0.0.1:8080/push"}, "-push-url needs -push-token"},
+		{[]string{"-push-token", "t"}, "need -push-url"},
+		{[]string{"-push-url", "http://localhost:8080/push", "-push-token", "t", "-push-aes-key", key[:42]}, "43-character EncodingAESKey"},
+		{[]string{"-push-url", "http://[::1]:8080/push", "-push-token", "t", "-push-aes-key", key, "-appid", ""}, "needs -appid"},
+	} {
+		code, out, errOut := runCmd(t, nil, append([]string{"serve"}, tc.args...)...)
+		assert.Equal(t, exitUsage, code, "%q: %s", tc.args, errOut)
+		assert.Contains(t, errOut, tc.want, "%q", tc.args)
+		assert.NotContains(t, errOut, key[:42], "%q", tc.args)
+		assert.Empty(t, out)
+	}
+
+	url, _, stop := startServe(t)
+	resp, err := http.Post(url+"/midastest/buyitem", "application/json", strings.NewReader(`{"openid":"p1","product_id":"x"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Equal(t, 0, stop())
+
+	code, _, help := runCmd(t, nil, "serve", "-h")
+	assert.Equal(t, exitOK, code)
+	for _, want := range []string{"-push-url", "-push-token", "-push-aes-key", "POST /midastest/buyitem", "HTTP 200 when delivered"} {
+		assert.Contains(t, help, want)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,12 +11,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/gomidas/midas"
 	"github.com/gomidas/midas/midastest"
 )
 
@@ -93,8 +96,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	verbose := fs.Bool("v", false, "log each request to stderr: method, path, status, errcode, openid, bill_no, duration (never the access_token)")
 	var players playerFlags
 	fs.Var(&players, "player", "a player as openid:session_key:balance[:gifted[:zone]] (repeatable; default: the worked example's player with 1000 coins)")
+	var pf pushFlags
+	fs.StringVar(&pf.url, "push-url", "", "the game server's push URL (loopback only): enables POST "+buyItemPath)
+	fs.StringVar(&pf.token, "push-token", "", "the push URL's Token (required with -push-url)")
+	fs.StringVar(&pf.aesKey, "push-aes-key", "", "the push URL's 43-character EncodingAESKey: push in secure mode (default plain mode)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: midas serve [flags]\n\nRuns a fake Midas server (package midastest) until interrupted (Ctrl-C or SIGTERM),\nand prints its URL and credentials as JSON.\n\nFlags:\n")
+		fmt.Fprint(stderr, "Usage: midas serve [flags]\n\nRuns a fake Midas server (package midastest) until interrupted (Ctrl-C or SIGTERM),\nand prints its URL and credentials as JSON.\n\n"+pushUsage+"\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprint(stderr, "\n"+exitCodes)
 	}
@@ -120,6 +127,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := cfg.Validate(); err != nil {
 		return usagef("%s", strings.TrimPrefix(err.Error(), "midastest: "))
 	}
+	target, err := pf.target(cfg.AppID)
+	if err != nil {
+		return err
+	}
 	host, _, err := net.SplitHostPort(*addr)
 	if err != nil {
 		return usagef("-addr %q: %v", *addr, err)
@@ -133,16 +144,30 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fake := midastest.New(cfg)
 	var handler http.Handler = fake
+	if target != nil {
+		var logw io.Writer
+		if *verbose {
+			logw = stderr
+		}
+		handler = buyItemHandler(fake, *target, handler, logw)
+	}
 	if *verbose {
-		handler = logRequests(fake, stderr)
+		handler = logRequests(handler, stderr)
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	url := "http://" + ln.Addr().String()
-	printJSON(stdout, map[string]any{
+	info := map[string]any{
 		"url": url, "appid": cfg.AppID, "offer_id": cfg.OfferID, "appkey": cfg.AppKey, "sandbox_appkey": cfg.SandboxAppKey,
 		"access_tokens": cfg.AccessTokens, "appsecret": cfg.AppSecret, "players": cfg.Players,
-	})
+	}
+	if target != nil {
+		info["push_url"], info["buy_item_url"] = target.URL, url+buyItemPath
+	}
+	printJSON(stdout, info)
 	fmt.Fprintf(stderr, "midas serve: fake Midas listening on %s (Ctrl-C to stop); point a client at it with -base-url %s\n", url, url)
+	if target != nil {
+		fmt.Fprintf(stderr, "midas serve: POST %s%s buys an item and pushes its delivery to %s\n", url, buyItemPath, target.URL)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -259,4 +284,152 @@ func loadServeFile(name string, cfg *midastest.Config) error {
 	cfg.RequireMpSig = cfg.RequireMpSig || f.RequireMpSig
 	cfg.Players = append(cfg.Players, f.Players...)
 	return nil
+}
+
+// buyItemPath is the control endpoint of midas serve -push-url.
+const buyItemPath = "/midastest/buyitem"
+
+const pushUsage = `With -push-url it also plays WeChat's side of item purchases (2.0). Each
+  POST ` + buyItemPath + ` {"openid":"...","product_id":"...","quantity":1,"price":600,
+                           "out_trade_no":"...","env":0,"zone_id":"1","attach":""}
+buys an item as the player: it records the order as paid (queryorderinfo sees
+it) and pushes the delivery to -push-url, signed with -push-token, the
+AppKey of env (0 production, 1 sandbox) and, with -push-aes-key, in secure
+mode, retrying on WeChat's schedule compressed to microseconds until a push
+is answered {"ErrCode":0}. quantity defaults to 1, price is the unit price in
+fen, an empty out_trade_no is made up (starting with '_'). The answer lists
+every push and the game server's answer to it: HTTP 200 when delivered, 502
+when no push succeeded, 400 for a bad body or an out_trade_no already used.
+`
+
+// pushFlags are the -push-* flags: where midas serve pushes deliveries.
+type pushFlags struct{ url, token, aesKey string }
+
+// target checks the flags and returns the push target, or nil without
+// -push-url. Errors never show the Token or the key.
+func (p pushFlags) target(appID string) (*midastest.PushTarget, error) {
+	if p.url == "" {
+		if p.token != "" || p.aesKey != "" {
+			return nil, usagef("-push-token and -push-aes-key need -push-url")
+		}
+		return nil, nil
+	}
+	u, err := url.Parse(p.url)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, usagef("-push-url %q: want an absolute http(s) URL", p.url)
+	}
+	if host := u.Hostname(); host != "localhost" {
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			return nil, usagef("-push-url %q: midas serve pushes to loopback only", p.url)
+		}
+	}
+	if p.token == "" {
+		return nil, usagef("-push-url needs -push-token (the push URL's Token)")
+	}
+	if p.aesKey != "" {
+		if key, err := base64.StdEncoding.DecodeString(p.aesKey + "="); len(p.aesKey) != 43 || err != nil || len(key) != 32 {
+			return nil, usagef("-push-aes-key: want the 43-character EncodingAESKey (base64 of 32 bytes)")
+		}
+		if appID == "" {
+			return nil, usagef("-push-aes-key: secure mode needs -appid (it ends each message)")
+		}
+	}
+	return &midastest.PushTarget{URL: p.url, Token: p.token, EncodingAESKey: p.aesKey, AppID: appID}, nil
+}
+
+// buyItemRequest is the body of POST /midastest/buyitem.
+type buyItemRequest struct {
+	OpenID     string `json:"openid"`
+	ProductID  string `json:"product_id"`
+	Quantity   int64  `json:"quantity"`
+	Price      int64  `json:"price"`
+	OutTradeNo string `json:"out_trade_no"`
+	Env        int    `json:"env"`
+	ZoneID     string `json:"zone_id"`
+	Attach     string `json:"attach"`
+}
+
+// buyItemAnswer is the answer of POST /midastest/buyitem.
+type buyItemAnswer struct {
+	OutTradeNo string       `json:"out_trade_no,omitempty"`
+	Delivered  bool         `json:"delivered"`
+	Pushes     []pushReport `json:"pushes"`
+	Error      string       `json:"error,omitempty"`
+}
+
+// pushReport is one push and the game server's answer to it.
+type pushReport struct {
+	Attempt int    `json:"attempt"`
+	Status  int    `json:"status"` // 0 when no answer came
+	Answer  string `json:"answer"`
+	Success bool   `json:"success"`
+	Error   string `json:"error,omitempty"` // why no answer came
+}
+
+// buyItemHandler serves POST /midastest/buyitem, buying items through fake
+// and pushing them to target; every other request goes to next. With logw
+// set it logs each push there.
+func buyItemHandler(fake *midastest.Server, target midastest.PushTarget, next http.Handler, logw io.Writer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != buyItemPath {
+			next.ServeHTTP(w, r)
+			return
+		}
+		reply := func(status int, a buyItemAnswer) {
+			if a.Pushes == nil {
+				a.Pushes = []pushReport{}
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			printJSON(w, a)
+		}
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			reply(http.StatusMethodNotAllowed, buyItemAnswer{Error: "POST a JSON purchase"})
+			return
+		}
+		var in buyItemRequest
+		dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
+			reply(http.StatusBadRequest, buyItemAnswer{Error: "body: " + err.Error()})
+			return
+		}
+		if in.Env != int(midas.Production) && in.Env != int(midas.Sandbox) {
+			reply(http.StatusBadRequest, buyItemAnswer{Error: "env must be 0 (production) or 1 (sandbox)"})
+			return
+		}
+		res, err := fake.BuyItem(r.Context(), midastest.ItemPurchase{
+			Env: midas.Env(in.Env), OpenID: in.OpenID, OutTradeNo: in.OutTradeNo, ProductID: in.ProductID,
+			Quantity: in.Quantity, Price: in.Price, ZoneID: in.ZoneID, Attach: in.Attach,
+		}, target)
+		if res == nil {
+			reply(http.StatusBadRequest, buyItemAnswer{Error: strings.TrimPrefix(err.Error(), "midastest: ")})
+			return
+		}
+		a := buyItemAnswer{OutTradeNo: res.OutTradeNo, Delivered: res.Delivered}
+		for _, p := range res.Pushes {
+			rep := pushReport{Attempt: p.Attempt, Status: p.Status, Answer: string(p.Answer), Success: p.Success}
+			if p.Err != nil {
+				rep.Error = p.Err.Error()
+			}
+			a.Pushes = append(a.Pushes, rep)
+			if logw != nil {
+				outcome := fmt.Sprintf("%d", p.Status)
+				switch {
+				case p.Err != nil:
+					outcome = "no answer: " + p.Err.Error()
+				case p.Success:
+					outcome += " success"
+				}
+				fmt.Fprintf(logw, "midas serve: push %s out_trade_no=%s attempt %d: %s\n", p.Event, p.OutTradeNo, p.Attempt, outcome)
+			}
+		}
+		if err != nil {
+			a.Error = strings.TrimPrefix(err.Error(), "midastest: ")
+			reply(http.StatusBadGateway, a)
+			return
+		}
+		reply(http.StatusOK, a)
+	})
 }
