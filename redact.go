@@ -28,6 +28,7 @@ type (
 	redactedCancelPayRequest  CancelPayRequest
 	redactedPresentRequest    PresentRequest
 	redactedQueryOrderRequest QueryOrderRequest
+	redactedGameItemRequest   GameItemRequest
 )
 
 // Format prints c with its AppKey masked.
@@ -130,6 +131,24 @@ func (r PresentRequest) MarshalJSON() ([]byte, error) {
 func (r QueryOrderRequest) MarshalJSON() ([]byte, error) {
 	r.SessionKey = mask(r.SessionKey)
 	return json.Marshal(redactedQueryOrderRequest(r))
+}
+
+// Format prints r with its SessionKey masked.
+func (r GameItemRequest) Format(f fmt.State, verb rune) {
+	r.SessionKey = mask(r.SessionKey)
+	fmt.Fprintf(f, fmt.FormatString(f, verb), redactedGameItemRequest(r))
+}
+
+// MarshalJSON encodes r with its SessionKey masked.
+func (r GameItemRequest) MarshalJSON() ([]byte, error) {
+	r.SessionKey = mask(r.SessionKey)
+	return json.Marshal(redactedGameItemRequest(r))
+}
+
+// LogValue logs r without its SessionKey.
+func (r GameItemRequest) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("product_id", r.ProductID), slog.Int64("quantity", r.Quantity),
+		slog.Int64("price", r.Price), slog.String("out_trade_no", r.OutTradeNo), slog.String("zone_id", r.ZoneID))
 }
 
 // LogValue logs r without its SessionKey.

@@ -3,6 +3,7 @@ package midas
 import (
 	"encoding/base64"
 	"net/netip"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -38,8 +39,13 @@ func playerFields(openID, zoneID, userIP string, dst []field) ([]field, error) {
 }
 
 func checkIP(userIP string) error {
-	if _, err := netip.ParseAddr(userIP); err != nil {
+	a, err := netip.ParseAddr(userIP)
+	if err != nil {
 		return invalid("UserIP", "%q is not an IP address", userIP)
+	}
+	if a.Zone() != "" {
+		// A player's public IP has no zone, and a zone is free text.
+		return invalid("UserIP", "an IPv6 zone is not allowed")
 	}
 	return nil
 }
@@ -170,7 +176,7 @@ func checkText(name, v string) error {
 		return invalid(name, "not valid UTF-8")
 	}
 	for _, r := range v {
-		if r < ' ' || r == 0x7f {
+		if unicode.IsControl(r) {
 			return invalid(name, "contains a control character")
 		}
 	}

@@ -120,18 +120,14 @@ func (c *Client) end(cl *call, attempts int, unclear bool, err error) error {
 }
 
 // afterLookup reports whether an errcode is a definite answer about the
-// bill_no: not -1 or "being processed" (unclear), and not a rejection of the
-// request before the bill_no is looked at (token, signatures, session,
-// permission, parameters). The sentinels carry each version's meaning, so
-// this holds for both.
+// bill_no, given after the server looked it up: not enough coins (pay), no
+// such order and already confirmed (cancelpay). Every other code, -1, "being
+// processed", a rejection of the request itself (token, signatures, session,
+// permission, parameters, IP whitelist, quota) or a code not documented for
+// these APIs, says nothing of the earlier attempt. The sentinels carry each
+// version's meaning, so this holds for both.
 func afterLookup(e *APIError) bool {
-	for _, s := range []error{ErrSystemBusy, ErrOrderProcessing, ErrAccessTokenInvalid, ErrMpSigInvalid,
-		ErrSessionExpired, ErrSigInvalid, ErrNoPermission, ErrInvalidParam} {
-		if e.Is(s) {
-			return false
-		}
-	}
-	return true
+	return e.Is(ErrInsufficientBalance) || e.Is(ErrOrderNotFound) || e.Is(ErrOrderConfirmed)
 }
 
 // result is what one attempt came to. retryable says whether sending again

@@ -48,6 +48,7 @@ type StableTokenSource struct {
 	failedAt  time.Time     // when the last refresh failed
 	failErr   error         // and why
 	rejected  string        // the token last rejected, if not yet replaced
+	gen       int           // counts rejections: a refresh begun before one is stale
 	lastForce time.Time
 	forceWait time.Duration // the wait before the next forced refresh
 }
@@ -115,44 +116,45 @@ func (ts *StableTokenSource) Token(ctx context.Context) (string, error) {
 	if leader {
 		r = &tokenRefresh{done: make(chan struct{})}
 		ts.inflight = r
-		go ts.run(r, ts.rejected)
+		go ts.run(r, ts.rejected, ts.gen)
 	}
 	cached := ts.token
 	ts.mu.Unlock()
-	if valid && !leader {
-		// Early renewal under way: the cached token still works.
+	if valid {
+		// Early renewal under way: the cached token still works, so no
+		// caller waits for the refresh.
 		return cached, nil
 	}
 	select {
 	case <-r.done:
-		if r.err != nil && valid {
-			return cached, nil
-		}
 		return r.tok, r.err
 	case <-ctx.Done():
-		if valid {
-			return cached, nil
-		}
 		return "", ctx.Err()
 	}
 }
 
 // run performs refresh r apart from any caller's context, so that a caller
 // giving up does not fail the others, and publishes its end to all.
-func (ts *StableTokenSource) run(r *tokenRefresh, rejected string) {
+func (ts *StableTokenSource) run(r *tokenRefresh, rejected string, gen int) {
 	ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
 	defer cancel()
 	tok, ttl, err := ts.refresh(ctx, rejected)
 
 	ts.mu.Lock()
 	now := ts.now()
-	ts.inflight = nil
-	if err == nil {
+	if ts.inflight == r {
+		ts.inflight = nil
+	}
+	switch {
+	case gen != ts.gen:
+		// A token was rejected meanwhile: this answer may be that very
+		// token, so it is not cached (its own waiters still get it).
+	case err == nil:
 		ts.token, ts.rejected = tok, ""
 		ts.expiresAt = now.Add(ttl)
 		ts.renewAt = now.Add(ttl - min(tokenEarly, ttl/2))
 		ts.failedAt, ts.failErr = time.Time{}, nil
-	} else {
+	default:
 		ts.failedAt, ts.failErr = now, err
 	}
 	r.tok, r.err = tok, err
@@ -168,8 +170,11 @@ func (ts *StableTokenSource) InvalidateToken(token string) {
 	if token == ts.token {
 		ts.token = ""
 		ts.rejected = token
-		// A rejection is news: the next caller may refresh at once.
+		// A rejection is news: the next caller refreshes at once, and not
+		// by joining a refresh begun before it.
 		ts.failedAt, ts.failErr = time.Time{}, nil
+		ts.gen++
+		ts.inflight = nil
 	}
 }
 
@@ -182,8 +187,8 @@ func (ts *StableTokenSource) refresh(ctx context.Context, rejected string) (stri
 	}
 	ts.mu.Lock()
 	now := ts.now()
-	if ts.lastForce.IsZero() || now.Sub(ts.lastForce) >= forceBackoffMax {
-		// None for a day: start over.
+	if ts.lastForce.IsZero() || now.Sub(ts.lastForce) >= ts.forceWait+forceBackoffMax {
+		// A quiet day beyond the current wait: start over.
 		ts.forceWait = 0
 	}
 	allowed := ts.forceWait == 0 || now.Sub(ts.lastForce) >= ts.forceWait

@@ -53,6 +53,14 @@ func TestStableTokenServesCachedWhenEarlyRenewalFails(t *testing.T) {
 	f.fail.Store(true)
 	f.advance(2*time.Hour - 2*time.Minute) // inside the renewal window, still valid
 	got, err := ts.Token(context.Background())
+	require.NoError(t, err, "a valid cached token is served while the renewal runs")
+	assert.Equal(t, tok, got)
+	require.Eventually(t, func() bool {
+		ts.mu.Lock()
+		defer ts.mu.Unlock()
+		return !ts.failedAt.IsZero()
+	}, 10*time.Second, time.Millisecond, "the renewal ran, and failed")
+	got, err = ts.Token(context.Background())
 	require.NoError(t, err, "a failed early renewal keeps serving the cached token")
 	assert.Equal(t, tok, got)
 	assert.Equal(t, int32(2), f.calls.Load())
@@ -88,6 +96,22 @@ func TestStableTokenFailureIsShared(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "tok", tok)
 	assert.Equal(t, int32(2), f.calls.Load())
+}
+
+// A caller holding a valid token never waits for the early renewal, however
+// slow stable_token is.
+func TestStableTokenEarlyRenewalDoesNotBlock(t *testing.T) {
+	ts, f := newTokenFake(t)
+	tok, err := ts.Token(context.Background())
+	require.NoError(t, err)
+	f.gate = make(chan struct{})
+	defer close(f.gate)
+	f.advance(2*time.Hour - 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	got, err := ts.Token(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, tok, got)
 }
 
 // A caller that gives up does not fail the refresh for the others.
