@@ -22,13 +22,14 @@ func (c *Client) Pay(ctx context.Context, r PayRequest) (*PayResponse, error) {
 // SettlePay settles a Pay whose outcome was unknown. It sends the same
 // request (same bill_no) until the answer is clear:
 //   - success, or 90012 (the earlier call was applied, AlreadyProcessed set);
-//   - a definite *APIError the server gives after looking the bill_no up,
-//     such as 90013 (ErrInsufficientBalance): nothing was deducted;
-//   - an answer that rejects the request before the bill_no is looked at
-//     (a rejected access_token after its one refresh, a wrong signature,
-//     session or parameter, no permission): it stops at once with an error
-//     matching ErrOutcomeUnknown and that cause, since repeating cannot
-//     help; fix the session or configuration and settle again.
+//   - a definite *APIError the server gives after looking the bill_no up:
+//     90013 (ErrInsufficientBalance), nothing was deducted;
+//   - any other errcode, such as one rejecting the request before the
+//     bill_no is looked at (a rejected access_token after its one refresh, a
+//     wrong signature, session or parameter, no permission): it stops at
+//     once with an error matching ErrOutcomeUnknown and that cause, since
+//     repeating cannot help; fix the session or configuration and settle
+//     again.
 //
 // It repeats on -1, "being processed", HTTP 5xx, transport errors and
 // unreadable answers, with the client's backoff, until ctx ends, and then
