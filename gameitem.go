@@ -1,7 +1,5 @@
 package midas
 
-import "strconv"
-
 // GameItemRequest is an item purchase for the game client to make with
 // wx.requestMidasPaymentGameItem (virtual payment 2.0, 道具直购).
 type GameItemRequest struct {
@@ -45,46 +43,11 @@ const gameItemURI = "requestMidasPaymentGameItem"
 // buyer's session_key. Nothing is sent: the client pays, and WeChat pushes
 // the delivery to the game server (see package push).
 func (c *Client) SignGameItem(r GameItemRequest) (*GameItemPayment, error) {
-	if c.d.version() != V2 {
-		return nil, invalid("SignGameItem", "item purchases are virtual payment %s only; this client is %s", V2, c.d.version())
-	}
-	if r.SessionKey == "" {
-		return nil, invalid("SessionKey", "required: the order's signature is keyed with it")
-	}
-	zone := r.ZoneID
-	if zone == "" {
-		zone = DefaultZoneID
-	}
-	if err := firstError(checkSessionKey(r.SessionKey), checkProductID(r.ProductID),
-		checkPositive("Quantity", r.Quantity), checkPositive("Price", r.Price),
-		CheckOutTradeNo(r.OutTradeNo, false), checkZoneID(zone), checkText("Attach", r.Attach)); err != nil {
+	fs, err := c.d.gameItem(c, &r)
+	if err != nil {
 		return nil, err
 	}
-	if len(r.Attach) > MaxAttachLen {
-		return nil, invalid("Attach", "longer than %d bytes", MaxAttachLen)
-	}
-	fs := []field{
-		{key: "mode", val: "goods"},
-		{key: "offerId", val: c.offerID},
-		{key: "buyQuantity", val: strconv.FormatInt(r.Quantity, 10), num: true},
-		{key: "env", val: strconv.Itoa(int(c.env)), num: true},
-		{key: "currencyType", val: "CNY"},
-		{key: "platform", val: "android"},
-		{key: "zoneId", val: zone},
-		{key: "productId", val: r.ProductID},
-		{key: "goodsPrice", val: strconv.FormatInt(r.Price, 10), num: true},
-		{key: "outTradeNo", val: r.OutTradeNo},
-	}
-	fs = appendOptional(fs, "attach", r.Attach)
-	data := make([]byte, 0, bodySize(fs))
-	data = append(data, '{')
-	for i, f := range fs {
-		if i > 0 {
-			data = append(data, ',')
-		}
-		data = appendMember(data, f)
-	}
-	data = append(data, '}')
+	data := appendObject(make([]byte, 0, bodySize(fs)), fs)
 	paySig, signature := c.signBody(gameItemURI, data, r.SessionKey)
 	return &GameItemPayment{SignData: string(data), PaySig: paySig, Signature: signature}, nil
 }

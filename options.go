@@ -56,8 +56,10 @@ func newSettings(opts []Option) (settings, error) {
 }
 
 // WithHTTPClient sends requests through hc instead of the default client.
-// hc itself is not changed: the client uses a copy whose CheckRedirect
-// refuses redirects, since following one would turn a POST into a GET.
+// hc itself is not changed: the client uses one of its own with hc's
+// Timeout and Jar, sending through hc's Transport (looked up on every
+// request), whose CheckRedirect refuses redirects, since following one would
+// turn a POST into a GET.
 //
 // Give hc a Timeout, and a Transport whose MaxIdleConnsPerHost is at least
 // the number of concurrent calls: http.Transport's default of 2 makes every

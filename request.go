@@ -15,27 +15,24 @@ const (
 	maxIDLen      = 128
 )
 
-// playerFields checks openid, zone_id and user_ip, the fields every request
-// carries in both versions, and appends them to dst: openid, zone_id and, when
-// given, user_ip.
-func playerFields(openID, zoneID, userIP string, dst []field) ([]field, error) {
+// checkPlayer checks openid, zone_id and user_ip, which every request of
+// both versions carries, and returns zone_id with its default applied.
+func checkPlayer(openID, zoneID, userIP string) (zone string, err error) {
 	if err := checkToken("OpenID", openID, maxIDLen); err != nil {
-		return nil, err
+		return "", err
 	}
 	if zoneID == "" {
 		zoneID = DefaultZoneID
 	}
 	if err := checkZoneID(zoneID); err != nil {
-		return nil, err
+		return "", err
 	}
-	dst = append(dst, field{key: "openid", val: openID}, field{key: "zone_id", val: zoneID})
 	if userIP != "" {
 		if err := checkIP(userIP); err != nil {
-			return nil, err
+			return "", err
 		}
-		dst = append(dst, field{key: "user_ip", val: userIP})
 	}
-	return dst, nil
+	return zoneID, nil
 }
 
 func checkIP(userIP string) error {
@@ -190,19 +187,26 @@ func checkPositive(name string, n int64) error {
 	return nil
 }
 
-// appendBody appends the JSON body: fields in order, then sig and, when
-// set, mp_sig. Values were checked to be valid UTF-8, so escaping is all that
-// is needed for the server to decode exactly the signed text.
+// appendBody appends the 1.0 JSON body: fields in order, then sig and,
+// when set, mp_sig. Values were checked to be valid UTF-8, so escaping is all
+// that is needed for the server to decode exactly the signed text.
 func appendBody(b []byte, fs []field, sig, mpSig string) []byte {
-	b = append(b, '{')
-	for _, f := range fs {
-		b = appendMember(b, f)
-		b = append(b, ',')
-	}
-	b = appendMember(b, field{key: keySig, val: sig})
+	fs = append(fs, field{key: keySig, val: sig})
 	if mpSig != "" {
-		b = append(b, ',')
-		b = appendMember(b, field{key: keyMpSig, val: mpSig})
+		fs = append(fs, field{key: keyMpSig, val: mpSig})
+	}
+	return appendObject(b, fs)
+}
+
+// appendObject appends fs as a compact JSON object, members in order: the
+// bodies of both versions and an item order's signData.
+func appendObject(b []byte, fs []field) []byte {
+	b = append(b, '{')
+	for i, f := range fs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendMember(b, f)
 	}
 	return append(b, '}')
 }

@@ -151,25 +151,26 @@ func (c *Client) attempt(ctx context.Context, cl *call, tok string, out *apiResp
 		defer func() { c.logAttempt(cl, n, res.err, time.Since(start)) }()
 	}
 
-	req, err := c.newRequest(actx, cl, tok)
-	if err != nil {
-		return result{err: err}
-	}
 	if err := actx.Err(); err != nil {
 		// Never sent: nothing can have been applied.
 		return result{err: fmt.Errorf("midas: %s%s: %w", cl.api, billSuffix(cl.billNo), &notSentError{err})}
 	}
 	var conn connTrace
-	resp, err := c.httpClient.Do(req.WithContext(httptrace.WithClientTrace(actx, conn.trace())))
+	req, err := c.newRequest(httptrace.WithClientTrace(actx, conn.trace()), cl, tok)
+	if err != nil {
+		return result{err: err}
+	}
+	// Whether to retry after an error also depends on the caller's context,
+	// which do checks.
+	resp, err := c.httpClient.Do(req)
 	if err != nil {
 		err = redact(err, tok, c.appKey, cl.sessionKey)
 		if conn.neverConnected(err) {
-			err = &notSentError{err}
-			return result{err: fmt.Errorf("midas: %s%s: %w", cl.api, billSuffix(cl.billNo), err), retryable: ctx.Err() == nil}
+			return result{err: fmt.Errorf("midas: %s%s: %w", cl.api, billSuffix(cl.billNo), &notSentError{err}), retryable: true}
 		}
 		// Sent or not, we cannot tell: a timeout may come after the server
-		// applied the call. Retrying helps unless the caller gave up.
-		return result{err: fmt.Errorf("midas: %s%s: %w", cl.api, billSuffix(cl.billNo), err), retryable: ctx.Err() == nil, ambiguous: true}
+		// applied the call.
+		return result{err: fmt.Errorf("midas: %s%s: %w", cl.api, billSuffix(cl.billNo), err), retryable: true, ambiguous: true}
 	}
 	*out = apiResponse{}
 	err = checkResponse(resp, cl.api, cl.billNo, c.d.version(), out)
@@ -186,7 +187,7 @@ func (c *Client) attempt(ctx context.Context, cl *call, tok string, out *apiResp
 		server := httpErr.StatusCode >= 500
 		return result{err: err, retryable: server, ambiguous: server}
 	case errors.As(err, &readErr):
-		return result{err: err, retryable: ctx.Err() == nil, ambiguous: true}
+		return result{err: err, retryable: true, ambiguous: true}
 	}
 	// A 2xx we could not understand: the server may well have applied the
 	// call. Not retried by a plain call; a Settle helper repeats it.

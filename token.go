@@ -104,16 +104,15 @@ func (ts *StableTokenSource) Token(ctx context.Context) (string, error) {
 		return tok, nil
 	}
 	r := ts.inflight
-	if r == nil && !ts.failedAt.IsZero() && now.Sub(ts.failedAt) < refreshPause {
-		tok, err := ts.token, ts.failErr
-		ts.mu.Unlock()
-		if valid {
-			return tok, nil
+	if r == nil {
+		if !ts.failedAt.IsZero() && now.Sub(ts.failedAt) < refreshPause {
+			tok, err := ts.token, ts.failErr
+			ts.mu.Unlock()
+			if valid {
+				return tok, nil
+			}
+			return "", err
 		}
-		return "", err
-	}
-	leader := ts.inflight == nil
-	if leader {
 		r = &tokenRefresh{done: make(chan struct{})}
 		ts.inflight = r
 		go ts.run(r, ts.rejected, ts.gen)

@@ -73,6 +73,10 @@ func (v1) queryOrder(*Client, *QueryOrderRequest) (*call, error) {
 	return nil, invalid("QueryOrder", "not an API of virtual payment %s (queryorderinfo is 2.0 only)", V1)
 }
 
+func (v1) gameItem(*Client, *GameItemRequest) ([]field, error) {
+	return nil, invalid("SignGameItem", "item purchases are virtual payment %s only; this client is %s", V2, V1)
+}
+
 // v1PlayerFields checks the fields every 1.0 request carries and returns
 // them, defaults applied and empty optional ones left out (neither sent nor
 // signed).
@@ -85,14 +89,16 @@ func v1PlayerFields(openID, sessionKey, zoneID, pf, userIP string) ([]field, err
 	if pf == "" {
 		pf = DefaultPF
 	}
-	fs, err := playerFields(openID, zoneID, userIP, make([]field, 0, 10))
+	zone, err := checkPlayer(openID, zoneID, userIP)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkToken("PF", pf, maxIDLen); err != nil {
 		return nil, err
 	}
-	return append(fs, field{key: "pf", val: pf}), nil
+	fs := make([]field, 0, 10)
+	fs = append(fs, field{key: "openid", val: openID}, field{key: "zone_id", val: zone}, field{key: "pf", val: pf})
+	return appendOptional(fs, "user_ip", userIP), nil
 }
 
 // frame sorts the fields with appid, offer_id and ts, signs sig and, with a

@@ -114,6 +114,39 @@ func (v2) queryOrder(c *Client, r *QueryOrderRequest) (*call, error) {
 	return &call{api: APIQueryOrder, sessionKey: r.SessionKey, fields: fs}, nil
 }
 
+// gameItem lays out an item order's signData: mode goods, the client's
+// offer_id and env, CNY, platform android, then the order.
+func (v2) gameItem(c *Client, r *GameItemRequest) ([]field, error) {
+	if r.SessionKey == "" {
+		return nil, invalid("SessionKey", "required: the order's signature is keyed with it")
+	}
+	zone := r.ZoneID
+	if zone == "" {
+		zone = DefaultZoneID
+	}
+	if err := firstError(checkSessionKey(r.SessionKey), checkProductID(r.ProductID),
+		checkPositive("Quantity", r.Quantity), checkPositive("Price", r.Price),
+		CheckOutTradeNo(r.OutTradeNo, false), checkZoneID(zone), checkText("Attach", r.Attach)); err != nil {
+		return nil, err
+	}
+	if len(r.Attach) > MaxAttachLen {
+		return nil, invalid("Attach", "longer than %d bytes", MaxAttachLen)
+	}
+	fs := []field{
+		{key: "mode", val: "goods"},
+		{key: "offerId", val: c.offerID},
+		{key: "buyQuantity", val: strconv.FormatInt(r.Quantity, 10), num: true},
+		{key: "env", val: strconv.Itoa(int(c.env)), num: true},
+		{key: "currencyType", val: "CNY"},
+		{key: "platform", val: "android"},
+		{key: "zoneId", val: zone},
+		{key: "productId", val: r.ProductID},
+		{key: "goodsPrice", val: strconv.FormatInt(r.Price, 10), num: true},
+		{key: "outTradeNo", val: r.OutTradeNo},
+	}
+	return appendOptional(fs, "attach", r.Attach), nil
+}
+
 // v2Head checks the fields every 2.0 request carries and returns them in
 // body order, ts left for frame to fill. getbalance's official example
 // puts offer_id first; the other pages put openid first: both are kept, so
@@ -130,25 +163,19 @@ func v2Head(c *Client, openID, sessionKey, zoneID, pf, userIP string, offerFirst
 	if err := checkSessionKey(sessionKey); err != nil {
 		return nil, err
 	}
+	zone, err := checkPlayer(openID, zoneID, userIP)
+	if err != nil {
+		return nil, err
+	}
 	fs := make([]field, 0, 12)
 	if offerFirst {
 		fs = append(fs, field{key: "offer_id", val: c.offerID}, field{key: "openid", val: openID})
 	} else {
 		fs = append(fs, field{key: "openid", val: openID}, field{key: "offer_id", val: c.offerID})
 	}
-	fs = append(fs, field{key: "ts", num: true})
-	head, err := playerFields(openID, zoneID, "", nil)
-	if err != nil {
-		return nil, err
-	}
-	fs = append(fs, head[1], field{key: "env", val: strconv.Itoa(int(c.env)), num: true}) // zone_id, env
-	if userIP != "" {
-		if err := checkIP(userIP); err != nil {
-			return nil, err
-		}
-		fs = append(fs, field{key: "user_ip", val: userIP})
-	}
-	return fs, nil
+	fs = append(fs, field{key: "ts", num: true}, field{key: "zone_id", val: zone},
+		field{key: "env", val: strconv.Itoa(int(c.env)), num: true})
+	return appendOptional(fs, "user_ip", userIP), nil
 }
 
 // checkBillNoV2 accepts 2.0's bill_no: 1 to 63 of [0-9A-Za-z_-], not
@@ -175,32 +202,18 @@ func checkBillNoV2(name, billNo string) error {
 // signed is what is sent, with no re-encoding in between.
 func (v2) frame(c *Client, cl *call, tok string, ts int64) (path, query string, body []byte) {
 	path = V2Path(cl.api)
-	var tsBuf [20]byte
-	tsText := strconv.AppendInt(tsBuf[:0], ts, 10)
-	body = make([]byte, 0, bodySize(cl.fields)+len(tsText))
-	body = append(body, '{')
-	for i, f := range cl.fields {
-		if i > 0 {
-			body = append(body, ',')
+	var arr [16]field
+	fs := append(arr[:0], cl.fields...)
+	for i := range fs {
+		if fs[i].key == "ts" {
+			fs[i].val = strconv.FormatInt(ts, 10)
 		}
-		if f.key == "ts" {
-			body = append(body, `"ts":`...)
-			body = append(body, tsText...)
-			continue
-		}
-		body = appendMember(body, f)
 	}
-	body = append(body, '}')
-
+	// Its own slice: the transport may still read it after Do returns.
+	body = appendObject(make([]byte, 0, bodySize(fs)), fs)
 	paySig, signature := c.signBody(path, body, cl.sessionKey)
-	q := make([]byte, 0, 64+len(tok)+2*64)
-	q = append(q, "access_token="...)
-	q = append(q, url.QueryEscape(tok)...)
-	q = append(q, "&signature="...)
-	q = append(q, signature...)
-	q = append(q, "&sig_method=hmac_sha256&pay_sig="...)
-	q = append(q, paySig...)
-	return path, string(q), body
+	query = "access_token=" + url.QueryEscape(tok) + "&signature=" + signature + "&sig_method=hmac_sha256&pay_sig=" + paySig
+	return path, query, body
 }
 
 // signBody computes pay_sig with the client's AppKey pads and signature with

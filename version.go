@@ -17,6 +17,10 @@ type dialect interface {
 	present(c *Client, r *PresentRequest) (*call, error)
 	queryOrder(c *Client, r *QueryOrderRequest) (*call, error)
 
+	// gameItem checks r and returns the fields of an item order's signData,
+	// in order (2.0 only).
+	gameItem(c *Client, r *GameItemRequest) ([]field, error)
+
 	// frame stamps cl with ts, signs it and returns the path, the query
 	// string (access_token included) and the body of one attempt. Every
 	// attempt is framed anew: fresh ts, fresh signatures.

@@ -428,8 +428,11 @@ func (x *handler) deliverItem(ctx context.Context, v *verified) answer {
 	return ansSuccess
 }
 
-// errPanic stands for a handler that panicked.
-type errPanic struct{ value any }
+// errPanic stands for a handler that panicked, with the stack where it did.
+type errPanic struct {
+	value any
+	stack []byte
+}
 
 func (e errPanic) Error() string { return fmt.Sprintf("handler panicked: %v", e.value) }
 
@@ -437,7 +440,7 @@ func (e errPanic) Error() string { return fmt.Sprintf("handler panicked: %v", e.
 func call[T any](ctx context.Context, fn func(context.Context, *T) error, arg *T) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = errPanic{p}
+			err = errPanic{p, debug.Stack()} // still on the panicking stack
 		}
 	}()
 	return fn(ctx, arg)
@@ -453,8 +456,8 @@ func (x *handler) result(ctx context.Context, v *verified, err error) answer {
 	if key := v.outTradeNo(); key != "" {
 		attrs = append(attrs, slog.String("out_trade_no", key))
 	}
-	if _, ok := err.(errPanic); ok {
-		attrs = append(attrs, slog.String("stack", string(debug.Stack())))
+	if p, ok := err.(errPanic); ok {
+		attrs = append(attrs, slog.String("stack", string(p.stack)))
 	}
 	x.log(ctx, slog.LevelError, "push: handler failed; WeChat will retry", attrs...)
 	return ansInternal
