@@ -13,6 +13,11 @@ const (
 	DefaultMaxRetries = 2
 	DefaultBackoffMin = 100 * time.Millisecond
 	DefaultBackoffMax = 2 * time.Second
+	// DefaultSettleMaxAttempts bounds a Settle helper's attempts: with the
+	// default backoff (waits capped at 2 s) and DefaultTimeout (10 s per
+	// attempt) a settle ends within about four minutes even when its context
+	// has no deadline and every answer is -1.
+	DefaultSettleMaxAttempts = 20
 )
 
 // Option configures a Client.
@@ -24,6 +29,7 @@ type settings struct {
 	base           *url.URL // baseURL, parsed once
 	now            func() time.Time
 	maxRetries     int
+	settleAttempts int
 	attemptTimeout time.Duration
 	backoffMin     time.Duration
 	backoffMax     time.Duration
@@ -32,12 +38,13 @@ type settings struct {
 
 func newSettings(opts []Option) (settings, error) {
 	s := settings{
-		httpClient: &http.Client{Timeout: DefaultTimeout, Transport: newDefaultTransport(), CheckRedirect: noRedirects},
-		baseURL:    DefaultBaseURL,
-		now:        time.Now,
-		maxRetries: DefaultMaxRetries,
-		backoffMin: DefaultBackoffMin,
-		backoffMax: DefaultBackoffMax,
+		httpClient:     &http.Client{Timeout: DefaultTimeout, Transport: newDefaultTransport(), CheckRedirect: noRedirects},
+		baseURL:        DefaultBaseURL,
+		now:            time.Now,
+		maxRetries:     DefaultMaxRetries,
+		settleAttempts: DefaultSettleMaxAttempts,
+		backoffMin:     DefaultBackoffMin,
+		backoffMax:     DefaultBackoffMax,
 	}
 	for _, o := range opts {
 		if o == nil {
@@ -128,6 +135,23 @@ func WithMaxRetries(n int) Option {
 			return invalid("WithMaxRetries", "want 0 to 20, got %d", n)
 		}
 		s.maxRetries = n
+		return nil
+	}
+}
+
+// WithSettleMaxAttempts bounds the attempts of one SettlePay, SettlePresent
+// or SettleCancelPay call (default DefaultSettleMaxAttempts, 1 to 1000). A
+// settle repeats -1, "being processed", 5xx and lost answers on its own,
+// not counted by WithMaxRetries; this bound, or the context's end, whichever
+// comes first, stops it with an *OutcomeUnknownError naming the attempts
+// made. A -1 that never clears is a misconfiguration (offer_id, zone or env
+// that do not belong together), which no number of attempts cures.
+func WithSettleMaxAttempts(n int) Option {
+	return func(s *settings) error {
+		if n < 1 || n > 1000 {
+			return invalid("WithSettleMaxAttempts", "want 1 to 1000, got %d", n)
+		}
+		s.settleAttempts = n
 		return nil
 	}
 }

@@ -29,9 +29,9 @@ type TokenInvalidator interface {
 //   - an attempt that may have been applied makes the call unclear, and an
 //     unclear pay, present or cancelpay ends as an *OutcomeUnknownError unless
 //     a retry is answered with the done code (the earlier attempt's success);
-//   - a settling call (the Settle helpers) repeats until the answer is clear
-//     or ctx ends, and stops at once on an answer given before the bill_no
-//     was looked up.
+//   - a settling call (the Settle helpers) repeats until the answer is clear,
+//     ctx ends or WithSettleMaxAttempts is reached, and stops at once on an
+//     answer given before the bill_no was looked up.
 func (c *Client) do(ctx context.Context, cl *call, out *apiResponse) error {
 	tok, err := c.token(ctx, cl)
 	if err != nil {
@@ -69,8 +69,12 @@ func (c *Client) do(ctx context.Context, cl *call, out *apiResponse) error {
 		retry := res.retryable
 		if cl.settling {
 			// Settling repeats until the answer is clear: "being processed"
-			// and an unreadable answer are not.
+			// and an unreadable answer are not. Its own bound ends it when
+			// the caller's context never does.
 			retry = retry || res.ambiguous || (isAPI && apiErr.Is(ErrOrderProcessing))
+			if retry && attempt >= c.settleAttempts {
+				return c.end(cl, attempt, unclear, fmt.Errorf("%w (settle stopped: WithSettleMaxAttempts(%d) reached)", res.err, c.settleAttempts))
+			}
 		} else if retries >= c.maxRetries {
 			retry = false
 		}
