@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -66,40 +67,71 @@ type Client struct {
 }
 
 // NewClient checks cfg and the options and returns a Client. Every problem
-// is an error matching ErrInvalidRequest.
+// is an error matching ErrInvalidRequest; the Config's are listed all at
+// once, each by its Go field name:
+//
+//	midas: invalid Config: AppID: required; OfferID: required; AppKey: required
 func NewClient(cfg Config, opts ...Option) (*Client, error) {
-	if err := checkToken("appid", cfg.AppID, 64); err != nil {
-		return nil, err
-	}
-	if err := checkToken("offer_id", cfg.OfferID, 64); err != nil {
-		return nil, err
-	}
-	if err := checkSecret("AppKey", cfg.AppKey); err != nil {
-		return nil, err
-	}
-	if !cfg.Env.valid() {
-		return nil, invalid("Env", "must be Production or Sandbox, got %d", int(cfg.Env))
-	}
-	if !cfg.Version.valid() {
-		return nil, invalid("Version", "must be V1 or V2, got %d", int(cfg.Version))
-	}
-	if cfg.AccessToken == nil {
-		return nil, invalid("AccessToken", "no TokenSource")
-	}
-	if t, ok := cfg.AccessToken.(staticToken); ok {
-		if err := checkSecret("AccessToken", string(t)); err != nil {
-			return nil, err
-		}
-	}
+	problems := cfg.problems()
 	s, err := newSettings(opts)
 	if err != nil {
-		return nil, err
+		if len(problems) == 0 {
+			return nil, err
+		}
+		problems = append(problems, strings.TrimPrefix(err.Error(), ErrInvalidRequest.Error()+": "))
+	}
+	if len(problems) > 0 {
+		return nil, &configError{problems: problems}
 	}
 	c := &Client{appID: cfg.AppID, offerID: cfg.OfferID, appKey: cfg.AppKey, env: cfg.Env, tokens: cfg.AccessToken, settings: s, d: dialectOf(cfg.Version)}
 	c.appKeyPads = newHMACKey(cfg.AppKey)
 	c.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
 	return c, nil
 }
+
+// problems lists what is missing or invalid in cfg, "Field: problem" each,
+// in field order. No problem quotes a secret.
+func (cfg *Config) problems() []string {
+	var out []string
+	check := func(field, v string, err error) {
+		switch {
+		case v == "":
+			out = append(out, field+": required")
+		case err != nil:
+			out = append(out, strings.TrimPrefix(err.Error(), ErrInvalidRequest.Error()+": "))
+		}
+	}
+	check("AppID", cfg.AppID, checkToken("AppID", cfg.AppID, 64))
+	check("OfferID", cfg.OfferID, checkToken("OfferID", cfg.OfferID, 64))
+	check("AppKey", cfg.AppKey, checkSecret("AppKey", cfg.AppKey))
+	if !cfg.Env.valid() {
+		out = append(out, fmt.Sprintf("Env: must be Production or Sandbox, got %d", int(cfg.Env)))
+	}
+	if !cfg.Version.valid() {
+		out = append(out, fmt.Sprintf("Version: must be V1 or V2, got %d", int(cfg.Version)))
+	}
+	switch t, static := cfg.AccessToken.(staticToken); {
+	case cfg.AccessToken == nil:
+		out = append(out, "AccessToken: required (a TokenSource, such as StaticToken or NewStableTokenSource)")
+	case static && t == "":
+		out = append(out, "AccessToken: StaticToken is empty")
+	case static:
+		if err := checkSecret("AccessToken", string(t)); err != nil {
+			out = append(out, strings.TrimPrefix(err.Error(), ErrInvalidRequest.Error()+": "))
+		}
+	}
+	return out
+}
+
+// configError lists every problem of a Config at once.
+type configError struct{ problems []string }
+
+func (e *configError) Error() string {
+	return "midas: invalid Config: " + strings.Join(e.problems, "; ")
+}
+
+// Is matches ErrInvalidRequest, as every bad-input error does.
+func (e *configError) Is(target error) bool { return target == ErrInvalidRequest }
 
 // Env is the environment the client calls.
 func (c *Client) Env() Env { return c.env }

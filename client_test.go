@@ -20,9 +20,9 @@ func TestNewClientValidatesConfig(t *testing.T) {
 		mutate func(*Config)
 		field  string
 	}{
-		"empty appid":        {func(c *Config) { c.AppID = "" }, "appid"},
-		"appid with space":   {func(c *Config) { c.AppID = "wx 1" }, "appid"},
-		"empty offer_id":     {func(c *Config) { c.OfferID = "" }, "offer_id"},
+		"empty appid":        {func(c *Config) { c.AppID = "" }, "AppID:"},
+		"appid with space":   {func(c *Config) { c.AppID = "wx 1" }, "AppID:"},
+		"empty offer_id":     {func(c *Config) { c.OfferID = "" }, "OfferID:"},
 		"empty AppKey":       {func(c *Config) { c.AppKey = "" }, "AppKey"},
 		"AppKey newline":     {func(c *Config) { c.AppKey = "key\n" }, "AppKey"},
 		"bad env":            {func(c *Config) { c.Env = 7 }, "Env"},
