@@ -53,7 +53,7 @@ func TestDeduperConcurrentDuplicates(t *testing.T) {
 		require.Equal(t, http.StatusOK, codes[i], answers[i])
 		require.JSONEq(t, `{"ErrCode":0,"ErrMsg":"Success"}`, answers[i])
 	}
-	require.True(t, d.Delivered("DUP-1"))
+	require.True(t, d.Delivered(push.ItemKey(midas.Production, "DUP-1")))
 	// A later repeat is answered like the first, without delivering.
 	requireSuccess(t, s.post(body))
 	require.Equal(t, int32(1), calls.Load())
@@ -76,9 +76,9 @@ func TestDeduperFailureThenRetry(t *testing.T) {
 			}}, push.WithDeduper(d))
 			body := signed(push.EventGamePayGoodsDeliver, itemPayload("RETRY-1", midas.Production), testAppKey)
 			requireFailure(t, s.post(body), http.StatusInternalServerError)
-			require.False(t, d.Delivered("RETRY-1"))
+			require.False(t, d.Delivered(push.ItemKey(midas.Production, "RETRY-1")))
 			requireSuccess(t, s.post(body))
-			require.True(t, d.Delivered("RETRY-1"))
+			require.True(t, d.Delivered(push.ItemKey(midas.Production, "RETRY-1")))
 			requireSuccess(t, s.post(body))
 			require.Equal(t, int32(2), calls.Load())
 			// Other orders are independent.
@@ -98,7 +98,7 @@ func TestDeduperSkipsMocksAndRejections(t *testing.T) {
 	requireFailure(t, s.post(envelope(ev, p, "ff", false)), http.StatusForbidden)
 	require.Empty(t, d.log)
 	requireSuccess(t, s.post(signed(ev, p, testAppKey)))
-	require.Equal(t, []string{"begin M-1", "done M-1"}, d.log)
+	require.Equal(t, []string{"begin item:0:M-1", "done item:0:M-1"}, d.log)
 }
 
 // A Deduper error is a failure answer; the handler is not called.

@@ -366,24 +366,29 @@ func (x *handler) parse(msg []byte) (*verified, *rejection) {
 	return v, nil
 }
 
-// dispatch calls the event's handler and returns the answer.
+// dispatch calls the event's handler, through the Deduper if there is one,
+// and returns the answer.
 func (x *handler) dispatch(ctx context.Context, v *verified) answer {
 	switch v.kind {
 	case kindItem:
 		if x.h.ItemDelivered == nil {
 			return x.noHandler(ctx, v)
 		}
-		return x.deliverItem(ctx, v)
+		return x.once(ctx, v, ItemKey(v.item.Env, v.item.OutTradeNo), func() error { return call(ctx, x.h.ItemDelivered, v.item) })
 	case kindCoin:
 		if x.h.CoinsDelivered == nil {
 			return x.noHandler(ctx, v)
 		}
-		return x.result(ctx, v, call(ctx, x.h.CoinsDelivered, v.coin))
+		return x.once(ctx, v, CoinKey(v.coin.Env, v.coin.OutTradeNo), func() error { return call(ctx, x.h.CoinsDelivered, v.coin) })
 	case kindRefund:
 		if x.h.Refunded == nil {
 			return x.noHandler(ctx, v)
 		}
-		return x.result(ctx, v, call(ctx, x.h.Refunded, v.refund))
+		key := ""
+		if v.refund.RefundID != "" { // without its id a refund cannot be told from another
+			key = RefundKey(v.refund.Env, v.refund.RefundID)
+		}
+		return x.once(ctx, v, key, func() error { return call(ctx, x.h.Refunded, v.refund) })
 	}
 	return ansSuccess
 }
@@ -393,37 +398,36 @@ func (x *handler) noHandler(ctx context.Context, v *verified) answer {
 	return ansSuccess
 }
 
-// deliverItem runs ItemDelivered, through the Deduper if there is one.
-func (x *handler) deliverItem(ctx context.Context, v *verified) answer {
-	d := v.item
-	if x.deduper == nil {
-		return x.result(ctx, v, call(ctx, x.h.ItemDelivered, d))
+// once runs a handler through the Deduper under key; without a Deduper or a
+// key it just runs it.
+func (x *handler) once(ctx context.Context, v *verified, key string, run func() error) answer {
+	if x.deduper == nil || key == "" {
+		return x.result(ctx, v, run())
 	}
-	key := d.OutTradeNo
 	done, err := x.deduper.Begin(ctx, key)
 	if err != nil {
 		x.log(ctx, slog.LevelError, "push: deduper Begin failed; WeChat will retry",
-			slog.String("event", d.Event), slog.String("out_trade_no", key), slog.Any("error", err))
+			slog.String("event", v.event), slog.String("dedup_key", key), slog.Any("error", err))
 		return ansInternal
 	}
 	if done {
-		x.log(ctx, slog.LevelInfo, "push: repeat of a delivered order, acknowledged",
-			slog.String("event", d.Event), slog.String("out_trade_no", key))
+		x.log(ctx, slog.LevelInfo, "push: repeat of a handled push, acknowledged",
+			slog.String("event", v.event), slog.String("dedup_key", key))
 		return ansSuccess
 	}
-	herr := call(ctx, x.h.ItemDelivered, d)
+	herr := run()
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
 	if herr != nil {
 		if err := x.deduper.Release(mctx, key); err != nil {
 			x.log(ctx, slog.LevelError, "push: deduper Release failed",
-				slog.String("out_trade_no", key), slog.Any("error", err))
+				slog.String("dedup_key", key), slog.Any("error", err))
 		}
 		return x.result(ctx, v, herr)
 	}
 	if err := x.deduper.Done(mctx, key); err != nil {
-		x.log(ctx, slog.LevelError, "push: delivered, but deduper Done failed; a repeat may deliver again",
-			slog.String("out_trade_no", key), slog.Any("error", err))
+		x.log(ctx, slog.LevelError, "push: handled, but deduper Done failed; a repeat may run the handler again",
+			slog.String("dedup_key", key), slog.Any("error", err))
 	}
 	return ansSuccess
 }
