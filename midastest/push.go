@@ -182,7 +182,8 @@ type ItemPurchase struct {
 	OutTradeNo string
 	ProductID  string // the item. Required.
 	Quantity   int64  // buyQuantity; 0 means 1
-	// Price is the unit price in fen (goodsPrice). GoodsInfo.OrigPrice is
+	// Price is the unit price in fen (goodsPrice), positive: BuyItem
+	// refuses a missing, zero or negative one. GoodsInfo.OrigPrice is
 	// Price × Quantity.
 	Price int64
 	// ActualPrice is what was paid in all, in fen (GoodsInfo.ActualPrice);
@@ -339,8 +340,19 @@ func (s *Server) BuyItemAsync(ctx context.Context, p ItemPurchase, t PushTarget)
 		return nil, errors.New("midastest: BuyItem: ItemPurchase.OpenID is empty")
 	case p.ProductID == "":
 		return nil, errors.New("midastest: BuyItem: ItemPurchase.ProductID is empty")
-	case p.Quantity < 0 || p.Price < 0 || p.ActualPrice < 0:
-		return nil, errors.New("midastest: BuyItem: ItemPurchase.Quantity, Price and ActualPrice must not be negative")
+	case p.Quantity < 0 || p.ActualPrice < 0:
+		return nil, errors.New("midastest: BuyItem: ItemPurchase.Quantity and ActualPrice must not be negative")
+	}
+	if p.OutTradeNo, err = outTradeNo(p.OutTradeNo); err != nil {
+		return nil, fmt.Errorf("midastest: BuyItem: %w", err)
+	}
+	if s.orderExists(p.Env, p.OutTradeNo) {
+		return nil, fmt.Errorf("midastest: BuyItem: OutTradeNo %q is already used in env %d", p.OutTradeNo, p.Env)
+	}
+	// An item has a price: without one the fake would push "paid 0 fen"
+	// for a purchase no player can make.
+	if p.Price <= 0 {
+		return nil, fmt.Errorf("midastest: BuyItem: ItemPurchase.Price (the unit price in fen) must be positive, not %d", p.Price)
 	}
 	orig := p.Price * p.Quantity
 	if p.ActualPrice == 0 {
@@ -348,9 +360,6 @@ func (s *Server) BuyItemAsync(ctx context.Context, p ItemPurchase, t PushTarget)
 	}
 	if p.MchOrderNo == "" && p.TransactionID == "" {
 		p.MchOrderNo, p.TransactionID = madeUpMchOrderNo(), madeUpTransactionID()
-	}
-	if p.OutTradeNo, err = outTradeNo(p.OutTradeNo); err != nil {
-		return nil, fmt.Errorf("midastest: BuyItem: %w", err)
 	}
 	key, err := s.appKey(p.Env)
 	if err != nil {
@@ -678,6 +687,15 @@ func (s *Server) newOrder(env midas.Env, o OrderInfo, price int64) error {
 	}
 	s.push.paid[k] = price
 	return nil
+}
+
+// orderExists reports whether outTradeNo is used in env; newOrder checks it
+// again as it records.
+func (s *Server) orderExists(env midas.Env, outTradeNo string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.orderInfos[orderInfoKey{env, outTradeNo}]
+	return ok
 }
 
 // record appends p to the log.

@@ -260,7 +260,7 @@ func TestBuyItemAsync(t *testing.T) {
 		<-release
 		return nil
 	}})
-	pp, err := srv.BuyItemAsync(bg, midastest.ItemPurchase{OpenID: buyer, ProductID: "p"}, tgt)
+	pp, err := srv.BuyItemAsync(bg, midastest.ItemPurchase{OpenID: buyer, ProductID: "p", Price: 1}, tgt)
 	require.NoError(t, err)
 	info, ok := srv.OrderInfo(midas.Production, pp.OutTradeNo)
 	require.True(t, ok)
@@ -284,7 +284,7 @@ func TestBuyItemGivesUp(t *testing.T) {
 	srv := pushFake()
 	d := &deliveries{failFirst: 1000}
 	_, tgt := receiver(t, true, d.handlers())
-	res, err := srv.BuyItem(bg, midastest.ItemPurchase{OpenID: buyer, OutTradeNo: "G1", ProductID: "p"}, tgt)
+	res, err := srv.BuyItem(bg, midastest.ItemPurchase{OpenID: buyer, OutTradeNo: "G1", ProductID: "p", Price: 1}, tgt)
 	require.ErrorIs(t, err, midastest.ErrNotDelivered)
 	assert.False(t, res.Delivered)
 	assert.Len(t, res.Pushes, 16, "the first push and 15 retries")
@@ -332,7 +332,7 @@ func TestPushTimeout(t *testing.T) {
 		return nil
 	}})
 	tgt.Timeout = 50 * time.Millisecond
-	res, err := srv.BuyItem(bg, midastest.ItemPurchase{OpenID: buyer, ProductID: "p"}, tgt)
+	res, err := srv.BuyItem(bg, midastest.ItemPurchase{OpenID: buyer, ProductID: "p", Price: 1}, tgt)
 	require.NoError(t, err)
 	assert.True(t, res.Delivered)
 	require.GreaterOrEqual(t, len(res.Pushes), 2)
@@ -350,7 +350,7 @@ func TestBuyItemContext(t *testing.T) {
 		return errors.New("not now")
 	}})
 	tgt.RetryUnit = time.Hour // a retry would never come in time
-	res, err := srv.BuyItem(ctx, midastest.ItemPurchase{OpenID: buyer, OutTradeNo: "C1", ProductID: "p"}, tgt)
+	res, err := srv.BuyItem(ctx, midastest.ItemPurchase{OpenID: buyer, OutTradeNo: "C1", ProductID: "p", Price: 1}, tgt)
 	require.ErrorIs(t, err, context.Canceled)
 	assert.False(t, res.Delivered)
 	assert.Len(t, res.Pushes, 1)
@@ -471,7 +471,7 @@ func TestForgedPushesRejected(t *testing.T) {
 	srv := pushFake()
 	rh, err := push.NewHandler(push.Config{Token: pushToken, AppID: appID, AppKey: prodKey}, push.Handlers{})
 	require.NoError(t, err)
-	res, err := srv.BuyItem(bg, midastest.ItemPurchase{Env: midas.Sandbox, OpenID: buyer, ProductID: "p"},
+	res, err := srv.BuyItem(bg, midastest.ItemPurchase{Env: midas.Sandbox, OpenID: buyer, ProductID: "p", Price: 1},
 		midastest.PushTarget{Token: pushToken, Handler: rh})
 	require.ErrorIs(t, err, midastest.ErrNotDelivered)
 	assert.Equal(t, http.StatusForbidden, res.Pushes[0].Status)
@@ -485,7 +485,7 @@ func TestReplayedPush(t *testing.T) {
 			srv := pushFake()
 			d := &deliveries{}
 			_, tgt := receiver(t, m.secure, d.handlers(), push.WithDeduper(push.NewMemoryDeduper()))
-			res, err := srv.BuyItem(bg, midastest.ItemPurchase{OpenID: buyer, OutTradeNo: "P1", ProductID: "p"}, tgt)
+			res, err := srv.BuyItem(bg, midastest.ItemPurchase{OpenID: buyer, OutTradeNo: "P1", ProductID: "p", Price: 1}, tgt)
 			require.NoError(t, err)
 
 			again, err := srv.Resend(bg, tgt, res.Pushes[0])
@@ -589,17 +589,17 @@ func TestRefund(t *testing.T) {
 func TestPushErrors(t *testing.T) {
 	srv := pushFake()
 	_, tgt := receiver(t, true, push.Handlers{})
-	ok := midastest.ItemPurchase{OpenID: buyer, ProductID: "p"}
+	ok := midastest.ItemPurchase{OpenID: buyer, ProductID: "p", Price: 1}
 	for name, c := range map[string]struct {
 		p   midastest.ItemPurchase
 		tgt func(*midastest.PushTarget)
 	}{
-		"no OpenID":           {p: midastest.ItemPurchase{ProductID: "p"}},
-		"no ProductID":        {p: midastest.ItemPurchase{OpenID: buyer}},
+		"no OpenID":           {p: midastest.ItemPurchase{ProductID: "p", Price: 1}},
+		"no ProductID":        {p: midastest.ItemPurchase{OpenID: buyer, Price: 1}},
 		"negative price":      {p: midastest.ItemPurchase{OpenID: buyer, ProductID: "p", Price: -1}},
-		"OutTradeNo with _":   {p: midastest.ItemPurchase{OpenID: buyer, ProductID: "p", OutTradeNo: "_mine"}},
-		"OutTradeNo too long": {p: midastest.ItemPurchase{OpenID: buyer, ProductID: "p", OutTradeNo: strings.Repeat("1", 33)}},
-		"OutTradeNo charset":  {p: midastest.ItemPurchase{OpenID: buyer, ProductID: "p", OutTradeNo: "a b"}},
+		"OutTradeNo with _":   {p: midastest.ItemPurchase{OpenID: buyer, ProductID: "p", OutTradeNo: "_mine", Price: 1}},
+		"OutTradeNo too long": {p: midastest.ItemPurchase{OpenID: buyer, ProductID: "p", OutTradeNo: strings.Repeat("1", 33), Price: 1}},
+		"OutTradeNo charset":  {p: midastest.ItemPurchase{OpenID: buyer, ProductID: "p", OutTradeNo: "a b", Price: 1}},
 		"no Token":            {p: ok, tgt: func(t *midastest.PushTarget) { t.Token = "" }},
 		"no URL or Handler":   {p: ok, tgt: func(t *midastest.PushTarget) { t.Handler = nil }},
 		"relative URL":        {p: ok, tgt: func(t *midastest.PushTarget) { t.Handler, t.URL = nil, "/push" }},
@@ -619,16 +619,16 @@ func TestPushErrors(t *testing.T) {
 	}
 	assert.Empty(t, srv.Pushes())
 
-	_, err := srv.BuyItem(bg, midastest.ItemPurchase{OpenID: buyer, ProductID: "p", OutTradeNo: "D1"}, tgt)
+	_, err := srv.BuyItem(bg, midastest.ItemPurchase{OpenID: buyer, ProductID: "p", OutTradeNo: "D1", Price: 1}, tgt)
 	require.NoError(t, err)
-	_, err = srv.BuyItem(bg, midastest.ItemPurchase{OpenID: buyer, ProductID: "p", OutTradeNo: "D1"}, tgt)
+	_, err = srv.BuyItem(bg, midastest.ItemPurchase{OpenID: buyer, ProductID: "p", OutTradeNo: "D1", Price: 1}, tgt)
 	assert.ErrorContains(t, err, "already used", "one use per environment")
-	_, err = srv.BuyItem(bg, midastest.ItemPurchase{Env: midas.Sandbox, OpenID: buyer, ProductID: "p", OutTradeNo: "D1"}, tgt)
+	_, err = srv.BuyItem(bg, midastest.ItemPurchase{Env: midas.Sandbox, OpenID: buyer, ProductID: "p", OutTradeNo: "D1", Price: 1}, tgt)
 	assert.NoError(t, err, "the other environment has its own")
 
 	noSandbox := fakeConfig()
 	noSandbox.SandboxAppKey = ""
-	_, err = midastest.New(noSandbox).BuyItem(bg, midastest.ItemPurchase{Env: midas.Sandbox, OpenID: buyer, ProductID: "p"}, tgt)
+	_, err = midastest.New(noSandbox).BuyItem(bg, midastest.ItemPurchase{Env: midas.Sandbox, OpenID: buyer, ProductID: "p", Price: 1}, tgt)
 	assert.ErrorContains(t, err, "SandboxAppKey")
 
 	// A panicking or aborting handler is a failed push, not a crash.

@@ -6,11 +6,19 @@
 //   - /midas/push is the push URL configured in MP: it verifies WeChat's
 //     delivery pushes (package push) and delivers each paid order exactly
 //     once, keyed on OutTradeNo;
+//   - the same endpoint records refunds: a refunded order is never
+//     delivered, and a delivered one has its items revoked;
 //   - Reconcile is the backstop for a push that never came: it asks WeChat
-//     (QueryOrder) and delivers a paid order.
+//     (QueryOrder) and delivers a paid order that was not refunded;
+//   - POST /spend sells items for the player's game coins (Pay), with the
+//     bill_no recorded before the call and every unknown outcome settled
+//     (SettlePay) later: see Spend.
 //
-// README.md walks through the flow; shop_test.go runs it against midastest
-// with duplicated, reordered, retried, late and forged pushes.
+// Orders live in a SQL database (SQLStore: SQLite by default, PostgreSQL or
+// MySQL/MariaDB), so they survive a restart and several instances can
+// share them. README.md walks through the flow; the tests run it against
+// midastest with duplicated, reordered, retried, late and forged pushes,
+// refunds, crashes, and two instances on one PostgreSQL.
 package itemshop
 
 import (
@@ -32,6 +40,7 @@ import (
 // Paths the Server serves.
 const (
 	OrderPath = "/order"      // POST: sign an order
+	SpendPath = "/spend"      // POST: buy an item with game coins
 	PushPath  = "/midas/push" // WeChat's pushes (the URL configured in MP)
 )
 
@@ -45,6 +54,10 @@ var ErrMismatch = errors.New("itemshop: push does not match the stored order")
 // ErrUnknownOrder is Reconcile's error for an OutTradeNo the shop has no
 // record of.
 var ErrUnknownOrder = errors.New("itemshop: unknown order")
+
+// ErrRefunded is Reconcile's error for an order WeChat refunded: it is
+// never delivered.
+var ErrRefunded = errors.New("itemshop: order refunded")
 
 // Config configures a Server.
 type Config struct {
@@ -60,8 +73,17 @@ type Config struct {
 	// in fen. The price must be MP's: another one fails on the client
 	// (-15016).
 	Catalogue map[string]int64
-	// Store keeps orders and inventories; default a new MemStore.
+	// CoinPrices maps each product id sold for game coins (POST /spend) to
+	// its unit price in coins; empty sells nothing for coins.
+	CoinPrices map[string]int64
+	// Store keeps orders, refunds, spends and inventories: a SQLStore, or
+	// a wrapper of one. Required.
 	Store Store
+	// Sessions looks up a player's current session_key, which 2.0 needs to
+	// settle a pending spend when the player is not calling in (see
+	// SettlePending). Nil: pending spends are settled only when their
+	// player next calls POST /spend.
+	Sessions SessionKeys
 	// Logger receives the shop's and the push handler's logs; default none.
 	Logger *slog.Logger
 }
@@ -89,12 +111,29 @@ type Config struct {
 //
 // A push of another Env than the Midas client's is refused like a mismatch
 // (sandbox orders are not paid with real money).
+//
+// Refund policy, for a verified refund push (recorded once per RefundId;
+// a refund of another Env is acknowledged and ignored, since OutTradeNo is
+// only unique within one Env):
+//
+//   - an order not yet delivered (pending, or not known at all) is marked
+//     refunded and is never delivered: a delivery push that comes later,
+//     and Reconcile, grant nothing;
+//   - a delivered order is marked refunded and its items are revoked: the
+//     grant stays in the ledger, marked revoked, and no longer counts in
+//     the player's inventory. The player got the money back, so keeps
+//     nothing. (A game whose items can be used up may instead keep them and
+//     flag the player; either way the refund must be recorded.)
+//   - any refund, partial or whole, refunds the whole order: an item
+//     order is one purchase.
 type Server struct {
-	midas     *midas.Client
-	catalogue map[string]int64
-	store     Store
-	log       *slog.Logger
-	mux       *http.ServeMux
+	midas      *midas.Client
+	catalogue  map[string]int64
+	coinPrices map[string]int64
+	store      Store
+	sessions   SessionKeys
+	log        *slog.Logger
+	mux        *http.ServeMux
 }
 
 // New checks cfg and returns a Server.
@@ -106,24 +145,30 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("itemshop: Config.Midas must be a midas.V2 client")
 	case len(cfg.Catalogue) == 0:
 		return nil, errors.New("itemshop: Config.Catalogue is empty")
+	case cfg.Store == nil:
+		return nil, errors.New("itemshop: Config.Store is nil")
 	}
 	for id, price := range cfg.Catalogue {
 		if price <= 0 {
 			return nil, fmt.Errorf("itemshop: Config.Catalogue: price of %q is not positive", id)
 		}
 	}
-	s := &Server{midas: cfg.Midas, catalogue: cfg.Catalogue, store: cfg.Store, log: cfg.Logger, mux: http.NewServeMux()}
-	if s.store == nil {
-		s.store = NewMemStore()
+	for id, price := range cfg.CoinPrices {
+		if price <= 0 {
+			return nil, fmt.Errorf("itemshop: Config.CoinPrices: price of %q is not positive", id)
+		}
 	}
+	s := &Server{midas: cfg.Midas, catalogue: cfg.Catalogue, coinPrices: cfg.CoinPrices, store: cfg.Store,
+		sessions: cfg.Sessions, log: cfg.Logger, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	pushes, err := push.NewHandler(cfg.Push, push.Handlers{ItemDelivered: s.deliver}, push.WithLogger(s.log))
+	pushes, err := push.NewHandler(cfg.Push, push.Handlers{ItemDelivered: s.deliver, Refunded: s.refunded}, push.WithLogger(s.log))
 	if err != nil {
 		return nil, err
 	}
 	s.mux.HandleFunc("POST "+OrderPath, s.order)
+	s.mux.HandleFunc("POST "+SpendPath, s.spend)
 	s.mux.Handle(PushPath, pushes)
 	return s, nil
 }
@@ -212,7 +257,7 @@ func (s *Server) deliver(ctx context.Context, d *push.ItemDelivery) error {
 	if d.Quantity > 0 {
 		paid.Price = d.OrigPrice / d.Quantity
 	}
-	granted, err := s.store.Deliver(ctx, paid, func(stored *Order) error {
+	res, err := s.store.Deliver(ctx, paid, func(stored *Order) error {
 		if stored == nil {
 			s.log.Warn("itemshop: delivering a paid order this shop has no record of", append(attrs, slog.Int("source", d.Source))...)
 			return nil
@@ -226,10 +271,40 @@ func (s *Server) deliver(ctx context.Context, d *push.ItemDelivery) error {
 	switch {
 	case err != nil:
 		return err // logged by the push handler; WeChat retries
-	case granted:
+	case res == Granted:
 		s.log.Info("itemshop: delivered", attrs...)
+	case res == RefundedFirst:
+		s.log.Info("itemshop: not delivering a refunded order", attrs...)
 	default:
 		s.log.Debug("itemshop: repeat of a delivered order", attrs...)
+	}
+	return nil
+}
+
+// refunded is the push handler's Refunded: it records a verified refund
+// once per RefundId, as the Server's refund policy says. A repeat (WeChat
+// repeats refund pushes too) changes nothing.
+func (s *Server) refunded(ctx context.Context, r *push.Refund) error {
+	attrs := []any{slog.String("out_trade_no", r.OutTradeNo), slog.String("refund_id", r.RefundID),
+		slog.String("openid", r.OpenID), slog.Int64("amount", r.RefundAmount)}
+	if r.Env != s.midas.Env() {
+		// The OutTradeNo names an order of the other Env, not one of ours.
+		s.log.Warn("itemshop: ignoring a refund of another env", append(attrs, slog.Any("env", r.Env))...)
+		return nil
+	}
+	res, err := s.store.Refund(ctx, Refund{RefundID: r.RefundID, OutTradeNo: r.OutTradeNo, OpenID: r.OpenID,
+		Amount: r.RefundAmount, Source: r.RefundSource})
+	switch {
+	case err != nil:
+		return err // WeChat retries
+	case res == RefundRevoked:
+		s.log.Warn("itemshop: refund of a delivered order: items revoked", attrs...)
+	case res == RefundBeforeDelivery:
+		s.log.Info("itemshop: refund of an undelivered order: it will not be delivered", attrs...)
+	case res == RefundAgain:
+		s.log.Info("itemshop: another refund of a refunded order recorded", attrs...)
+	default:
+		s.log.Debug("itemshop: repeat of a recorded refund", attrs...)
 	}
 	return nil
 }
@@ -241,7 +316,8 @@ func (s *Server) deliver(ctx context.Context, d *push.ItemDelivery) error {
 // pending a while after the client reported payment: every 10 s at first,
 // then slower. sessionKey is the player's current session_key (2.0 signs
 // the query with it). It reports whether the order is delivered; an order
-// WeChat does not know or not paid yet is (false, nil).
+// WeChat does not know or not paid yet is (false, nil). A refunded order is
+// never delivered (QueryOrder may still say paid): ErrRefunded.
 func (s *Server) Reconcile(ctx context.Context, outTradeNo, sessionKey string) (bool, error) {
 	o, ok, err := s.store.Order(ctx, outTradeNo)
 	switch {
@@ -249,6 +325,8 @@ func (s *Server) Reconcile(ctx context.Context, outTradeNo, sessionKey string) (
 		return false, err
 	case !ok:
 		return false, ErrUnknownOrder
+	case o.Refunded:
+		return false, ErrRefunded
 	case o.Delivered:
 		return true, nil
 	}
@@ -264,16 +342,20 @@ func (s *Server) Reconcile(ctx context.Context, outTradeNo, sessionKey string) (
 	case st.ProductID != "" && st.ProductID != o.ProductID:
 		return false, fmt.Errorf("%w %q: WeChat says product %s", ErrMismatch, o.OutTradeNo, st.ProductID)
 	}
-	granted, err := s.store.Deliver(ctx, o, func(stored *Order) error {
+	// The refund may have been recorded since the read above: Deliver
+	// decides on the row as it is now.
+	res, err := s.store.Deliver(ctx, o, func(stored *Order) error {
 		if stored == nil {
 			return ErrUnknownOrder
 		}
 		return nil
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return false, err
-	}
-	if granted {
+	case res == RefundedFirst:
+		return false, ErrRefunded
+	case res == Granted:
 		s.log.Info("itemshop: delivered by Reconcile", slog.String("out_trade_no", o.OutTradeNo))
 	}
 	return true, nil

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/gomidas/midas"
+	"github.com/gomidas/midas/dbtest"
 	"github.com/gomidas/midas/examples/itemshop"
 	"github.com/gomidas/midas/midastest"
 	"github.com/gomidas/midas/push"
@@ -44,37 +45,37 @@ var (
 // errStoreDown is flakyStore's transient failure.
 var errStoreDown = errors.New("store: connection reset")
 
-// flakyStore is a MemStore whose Deliver fails once, on its first call, for
+// flakyStore is a Store whose Deliver fails once, on its first call, for
 // the orders in failFirst (a database that drops a connection), and that
 // counts the grants of each order.
 type flakyStore struct {
-	*itemshop.MemStore
+	itemshop.Store
 	mu        sync.Mutex
 	failFirst map[string]bool // OutTradeNo → its first Deliver fails
 	seen      map[string]bool // OutTradeNo → Deliver was called
 	grants    map[string]int  // OutTradeNo → times its items were granted
 }
 
-func newFlakyStore() *flakyStore {
-	return &flakyStore{MemStore: itemshop.NewMemStore(), failFirst: map[string]bool{}, seen: map[string]bool{}, grants: map[string]int{}}
+func newFlakyStore(s itemshop.Store) *flakyStore {
+	return &flakyStore{Store: s, failFirst: map[string]bool{}, seen: map[string]bool{}, grants: map[string]int{}}
 }
 
-func (f *flakyStore) Deliver(ctx context.Context, paid itemshop.Order, check func(*itemshop.Order) error) (bool, error) {
+func (f *flakyStore) Deliver(ctx context.Context, paid itemshop.Order, check func(*itemshop.Order) error) (itemshop.DeliverResult, error) {
 	f.mu.Lock()
 	first := !f.seen[paid.OutTradeNo]
 	f.seen[paid.OutTradeNo] = true
 	fail := first && f.failFirst[paid.OutTradeNo]
 	f.mu.Unlock()
 	if fail {
-		return false, errStoreDown
+		return 0, errStoreDown
 	}
-	granted, err := f.MemStore.Deliver(ctx, paid, check)
-	if granted {
+	res, err := f.Store.Deliver(ctx, paid, check)
+	if res == itemshop.Granted {
 		f.mu.Lock()
 		f.grants[paid.OutTradeNo]++
 		f.mu.Unlock()
 	}
-	return granted, err
+	return res, err
 }
 
 func (f *flakyStore) failOnce(outTradeNo string) {
@@ -96,36 +97,66 @@ func (f *flakyStore) grantsOf() map[string]int {
 // rig is a shop on loopback, its store, and a fake Midas playing WeChat.
 type rig struct {
 	fake   *midastest.Server
+	client *midas.Client
 	shop   *itemshop.Server
 	store  *flakyStore
 	url    string               // the shop's base URL
 	target midastest.PushTarget // the shop's push URL, as configured in MP
 	secure bool
+
+	driver, dsn string            // the shop's database
+	sql         *itemshop.SQLStore // the store under flakyStore
+	ts          *httptest.Server
+	pushCfg     push.Config
 }
 
-func newRig(t *testing.T, secure bool) *rig {
+// coinPrices are the items sold for coins.
+var coinPrices = map[string]int64{"sword": 10, "shield": 25}
+
+func newRig(t *testing.T, secure bool, opts ...midas.Option) *rig {
 	t.Helper()
 	fake := midastest.NewServer(midastest.Config{AppID: appID, OfferID: offerID, AppKey: appKey, SandboxAppKey: sandboxKey,
 		AccessTokens: []string{accessToken}, Players: players})
 	t.Cleanup(fake.Close)
 	client, err := midas.NewClient(midas.Config{AppID: appID, OfferID: offerID, AppKey: appKey, Version: midas.V2,
-		AccessToken: midas.StaticToken(accessToken)}, midas.WithBaseURL(fake.URL))
+		AccessToken: midas.StaticToken(accessToken)}, append([]midas.Option{midas.WithBaseURL(fake.URL)}, opts...)...)
 	require.NoError(t, err)
 	pc := push.Config{Token: pushToken, AppID: appID, AppKey: appKey} // production only, as Config.Push advises
 	if secure {
 		pc.EncodingAESKey = aesKey
 	}
-	store := newFlakyStore()
-	shop, err := itemshop.New(itemshop.Config{Midas: client, Push: pc, Catalogue: catalogue, Store: store})
+	driver, dsn := dbtest.SQLite(t)
+	r := &rig{fake: fake, client: client, secure: secure, driver: driver, dsn: dsn, pushCfg: pc}
+	r.start(t, nil)
+	return r
+}
+
+// start opens the store and serves a new shop on it, as a process starting
+// would.
+func (r *rig) start(t *testing.T, sessions itemshop.SessionKeys) {
+	t.Helper()
+	r.sql = openStore(t, r.driver, r.dsn)
+	r.store = newFlakyStore(r.sql)
+	shop, err := itemshop.New(itemshop.Config{Midas: r.client, Push: r.pushCfg, Catalogue: catalogue, CoinPrices: coinPrices,
+		Store: r.store, Sessions: sessions})
 	require.NoError(t, err)
-	ts := httptest.NewServer(shop)
-	t.Cleanup(ts.Close)
-	r := &rig{fake: fake, shop: shop, store: store, url: ts.URL, secure: secure,
-		target: midastest.PushTarget{URL: ts.URL + itemshop.PushPath, Token: pushToken}}
-	if secure {
+	r.shop = shop
+	r.ts = httptest.NewServer(shop)
+	t.Cleanup(r.ts.Close)
+	r.url = r.ts.URL
+	r.target = midastest.PushTarget{URL: r.ts.URL + itemshop.PushPath, Token: pushToken}
+	if r.secure {
 		r.target.EncodingAESKey = aesKey
 	}
-	return r
+}
+
+// restart stops the shop as a crash would (its server and its pool
+// closed, nothing flushed) and starts a new one on the same database.
+func (r *rig) restart(t *testing.T, sessions itemshop.SessionKeys) {
+	t.Helper()
+	r.ts.Close()
+	require.NoError(t, r.sql.Close())
+	r.start(t, sessions)
 }
 
 // modes runs f in plain and in secure mode.
@@ -533,7 +564,7 @@ func TestOtherEnvRefused(t *testing.T) {
 	client, err := midas.NewClient(midas.Config{AppID: appID, OfferID: offerID, AppKey: appKey, Version: midas.V2,
 		AccessToken: midas.StaticToken(accessToken)}, midas.WithBaseURL(fake.URL))
 	require.NoError(t, err)
-	store := itemshop.NewMemStore()
+	store := sqliteStore(t)
 	shop, err := itemshop.New(itemshop.Config{Midas: client, Catalogue: catalogue, Store: store,
 		Push: push.Config{Token: pushToken, AppID: appID, AppKey: appKey, SandboxAppKey: sandboxKey}})
 	require.NoError(t, err)
@@ -590,15 +621,18 @@ func TestNewRejects(t *testing.T) {
 	v2, err := midas.NewClient(midas.Config{AppID: appID, OfferID: offerID, AppKey: appKey, Version: midas.V2, AccessToken: midas.StaticToken(accessToken)})
 	require.NoError(t, err)
 	pc := push.Config{Token: pushToken, AppID: appID, AppKey: appKey}
+	st := sqliteStore(t)
 	for _, tc := range []struct {
 		cfg  itemshop.Config
 		want string
 	}{
-		{itemshop.Config{Push: pc, Catalogue: catalogue}, "Config.Midas is nil"},
-		{itemshop.Config{Midas: v1, Push: pc, Catalogue: catalogue}, "midas.V2"},
-		{itemshop.Config{Midas: v2, Push: pc}, "Catalogue is empty"},
-		{itemshop.Config{Midas: v2, Push: pc, Catalogue: map[string]int64{"free": 0}}, `price of "free"`},
-		{itemshop.Config{Midas: v2, Push: push.Config{AppID: appID, AppKey: appKey}, Catalogue: catalogue}, "Token"},
+		{itemshop.Config{Push: pc, Catalogue: catalogue, Store: st}, "Config.Midas is nil"},
+		{itemshop.Config{Midas: v1, Push: pc, Catalogue: catalogue, Store: st}, "midas.V2"},
+		{itemshop.Config{Midas: v2, Push: pc, Store: st}, "Catalogue is empty"},
+		{itemshop.Config{Midas: v2, Push: pc, Catalogue: catalogue}, "Store is nil"},
+		{itemshop.Config{Midas: v2, Push: pc, Catalogue: map[string]int64{"free": 0}, Store: st}, `price of "free"`},
+		{itemshop.Config{Midas: v2, Push: pc, Catalogue: catalogue, CoinPrices: map[string]int64{"free": -1}, Store: st}, `CoinPrices: price of "free"`},
+		{itemshop.Config{Midas: v2, Push: push.Config{AppID: appID, AppKey: appKey}, Catalogue: catalogue, Store: st}, "Token"},
 	} {
 		_, err := itemshop.New(tc.cfg)
 		assert.ErrorContains(t, err, tc.want, fmt.Sprint(tc.want))

@@ -3,8 +3,6 @@ package itemshop
 import (
 	"context"
 	"errors"
-	"maps"
-	"sync"
 
 	"github.com/gomidas/midas"
 )
@@ -17,117 +15,125 @@ type Order struct {
 	Quantity   int64     // how many
 	Price      int64     // unit price in fen, as signed
 	Env        midas.Env // where it is paid: the signing client's Env
-	Delivered  bool      // the items were granted
+	Delivered  bool      // the items were granted (and stay recorded so after a refund)
+	// Refunded marks an order WeChat refunded. A refunded order is never
+	// delivered again; if it was delivered, its items were revoked.
+	Refunded bool
 	// FromPush marks an order first heard of in a verified push, not made by
-	// POST /order: a store (商城) purchase, or an order whose record was
-	// lost. See Server for why it is delivered anyway.
+	// POST /order: a store (商城) purchase, an order whose record was lost,
+	// or a refund that came before any delivery push. See Server for why it
+	// is delivered anyway.
 	FromPush bool
 }
 
-// ErrDuplicateOrder is AddOrder's error for an OutTradeNo already recorded.
-var ErrDuplicateOrder = errors.New("itemshop: an order with this OutTradeNo exists")
+// DeliverResult is what Store.Deliver did.
+type DeliverResult int
 
-// Store keeps orders and inventories. Each method is one transaction. A real
-// server implements it over its database, with OutTradeNo as a unique key;
-// MemStore is the in-memory one.
+const (
+	// Granted: the items were granted and the order marked delivered now.
+	Granted DeliverResult = iota + 1
+	// AlreadyDelivered: an earlier push (or Reconcile) delivered it.
+	AlreadyDelivered
+	// RefundedFirst: the order was refunded before it was delivered, so it
+	// never will be.
+	RefundedFirst
+)
+
+// Refund is a completed refund as the shop records it.
+type Refund struct {
+	RefundID   string // WeChat's id of the refund: the unique key of a refund push
+	OutTradeNo string // the refunded order
+	OpenID     string // the player, when the push carries it
+	Amount     int64  // fen
+	Source     int    // push.RefundSource*
+}
+
+// RefundResult is what Store.Refund did.
+type RefundResult int
+
+const (
+	// RefundRepeat: this RefundID was recorded before; nothing changed.
+	RefundRepeat RefundResult = iota + 1
+	// RefundRevoked: the order was delivered; it is now refunded and the
+	// items it granted are revoked.
+	RefundRevoked
+	// RefundBeforeDelivery: the order was not delivered (pending, or not
+	// known to the shop at all); it is now refunded and will never be
+	// delivered.
+	RefundBeforeDelivery
+	// RefundAgain: another refund of an order already refunded (a second
+	// partial refund): recorded, nothing else changes.
+	RefundAgain
+)
+
+// SpendState is where a coin spend stands.
+type SpendState string
+
+const (
+	// SpendPending: the bill_no is recorded and Pay may have been sent; its
+	// outcome is not known yet. It is settled with SettlePay.
+	SpendPending SpendState = "pending"
+	// SpendPaid: the coins were deducted (once) and the items granted.
+	SpendPaid SpendState = "paid"
+	// SpendFailed: Midas definitely deducted nothing; nothing was granted.
+	SpendFailed SpendState = "failed"
+)
+
+// Spend is a purchase paid with the player's game coins (Pay).
+type Spend struct {
+	BillNo    string // Pay's bill_no: the idempotency key at Midas and here
+	OpenID    string // the player
+	ProductID string // the item bought
+	Quantity  int64  // how many
+	Coins     int64  // the coins deducted (Pay's amount)
+	State     SpendState
+}
+
+// ErrDuplicateOrder is AddOrder's (and AddSpend's) error for an id already
+// recorded.
+var ErrDuplicateOrder = errors.New("itemshop: an order with this id exists")
+
+// Store keeps orders, refunds, coin spends and inventories. Each method is
+// one transaction. SQLStore is the implementation (SQLite, PostgreSQL,
+// MySQL/MariaDB); the interface lets tests wrap it to inject failures.
+//
+// Inventories are a ledger of grants, one per delivered order or paid
+// spend, under a unique key ("order:"+OutTradeNo, "spend:"+BillNo): a
+// second grant for the same order cannot even be written.
 type Store interface {
 	// AddOrder records o, pending. An existing OutTradeNo is
 	// ErrDuplicateOrder.
 	AddOrder(ctx context.Context, o Order) error
-	// Deliver delivers paid once, in one transaction: when the order
-	// paid.OutTradeNo is already delivered, it changes nothing and reports
-	// false. Otherwise it calls check with the stored order (nil when there
-	// is none); an error from check is returned and changes nothing. Then it
-	// marks the order delivered (recording paid, with FromPush set, when
-	// there was none) and adds paid.Quantity of paid.ProductID to
-	// paid.OpenID's inventory, and reports true.
-	Deliver(ctx context.Context, paid Order, check func(stored *Order) error) (granted bool, err error)
+	// Deliver delivers paid once, in one transaction. When the order
+	// paid.OutTradeNo is already delivered it reports AlreadyDelivered, when
+	// it was refunded RefundedFirst, and changes nothing. Otherwise it calls
+	// check with the stored order (nil when there is none); an error from
+	// check is returned and changes nothing. Then it marks the order
+	// delivered (recording paid, with FromPush set, when there was none),
+	// grants paid.Quantity of paid.ProductID to paid.OpenID, and reports
+	// Granted.
+	Deliver(ctx context.Context, paid Order, check func(stored *Order) error) (DeliverResult, error)
+	// Refund records r once per RefundID and marks its order refunded (an
+	// unknown order is recorded as refunded, so a late delivery push
+	// grants nothing); if the order was delivered, it revokes the items.
+	Refund(ctx context.Context, r Refund) (RefundResult, error)
 	// Order returns the order recorded under outTradeNo.
 	Order(ctx context.Context, outTradeNo string) (o Order, ok bool, err error)
-	// Inventory returns what openID owns: product id → quantity.
+	// Inventory returns what openID owns: product id → quantity, counting
+	// the grants that were not revoked.
 	Inventory(ctx context.Context, openID string) (map[string]int64, error)
-}
 
-// MemStore is a Store in memory, safe for concurrent use. Its mutex stands
-// for a database transaction and its map key for a unique key on
-// OutTradeNo: together they make "is it delivered? then grant and mark it"
-// one step, so two concurrent pushes of one order cannot both grant. It
-// forgets everything on restart and is per process: use a database in
-// production.
-type MemStore struct {
-	mu        sync.Mutex
-	orders    map[string]*Order           // OutTradeNo → order
-	inventory map[string]map[string]int64 // OpenID → product → quantity
-}
-
-// NewMemStore returns an empty MemStore.
-func NewMemStore() *MemStore {
-	return &MemStore{orders: map[string]*Order{}, inventory: map[string]map[string]int64{}}
-}
-
-// AddOrder implements Store.
-func (m *MemStore) AddOrder(ctx context.Context, o Order) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if _, ok := m.orders[o.OutTradeNo]; ok {
-		return ErrDuplicateOrder
-	}
-	o.Delivered = false
-	m.orders[o.OutTradeNo] = &o
-	return nil
-}
-
-// Deliver implements Store.
-func (m *MemStore) Deliver(ctx context.Context, paid Order, check func(stored *Order) error) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return false, err // too late to answer WeChat: let it retry
-	}
-	stored, ok := m.orders[paid.OutTradeNo]
-	if ok && stored.Delivered {
-		return false, nil // a repeat: nothing to do
-	}
-	var current *Order
-	if ok {
-		c := *stored
-		current = &c
-	}
-	if err := check(current); err != nil {
-		return false, err
-	}
-	if !ok {
-		paid.FromPush = true
-		stored = &paid
-		m.orders[paid.OutTradeNo] = stored
-	}
-	stored.Delivered = true
-	inv := m.inventory[paid.OpenID]
-	if inv == nil {
-		inv = map[string]int64{}
-		m.inventory[paid.OpenID] = inv
-	}
-	inv[paid.ProductID] += paid.Quantity
-	return true, nil
-}
-
-// Order implements Store.
-func (m *MemStore) Order(_ context.Context, outTradeNo string) (Order, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, ok := m.orders[outTradeNo]
-	if !ok {
-		return Order{}, false, nil
-	}
-	return *o, true, nil
-}
-
-// Inventory implements Store.
-func (m *MemStore) Inventory(_ context.Context, openID string) (map[string]int64, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return maps.Clone(m.inventory[openID]), nil
+	// AddSpend records sp as pending, before Pay is called. An existing
+	// BillNo is ErrDuplicateOrder.
+	AddSpend(ctx context.Context, sp Spend) error
+	// FinishSpend records the outcome of the pending spend billNo: paid
+	// grants its items and marks it SpendPaid, !paid marks it SpendFailed.
+	// It reports whether this call changed it: false when it was no longer
+	// pending (another instance settled it first), which changes nothing.
+	FinishSpend(ctx context.Context, billNo string, paid bool) (changed bool, err error)
+	// Spend returns the spend recorded under billNo.
+	Spend(ctx context.Context, billNo string) (sp Spend, ok bool, err error)
+	// PendingSpends returns the pending spends, oldest first: of openID, or
+	// of every player when openID is "".
+	PendingSpends(ctx context.Context, openID string) ([]Spend, error)
 }

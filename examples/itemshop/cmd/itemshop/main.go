@@ -1,6 +1,14 @@
 // Command itemshop runs the example game server of package itemshop on
-// loopback: POST /order signs an item order, /midas/push takes WeChat's
-// delivery pushes. It is configured from the environment:
+// loopback: POST /order signs an item order, POST /spend buys one with game
+// coins, /midas/push takes WeChat's delivery and refund pushes. Orders are
+// kept in a database:
+//
+//	itemshop [-dsn DSN] [-driver sqlite|pgx|mysql]
+//
+// -dsn defaults to the SQLite file itemshop.db in the working directory;
+// postgres://user@host:port/db selects PostgreSQL and
+// user:pass@tcp(host:port)/db go-sql-driver/mysql (MySQL or MariaDB).
+// -driver overrides the guess. The rest comes from the environment:
 //
 //	MIDAS_APPID, MIDAS_OFFER_ID, MIDAS_APPKEY   the game (AppKey of MIDAS_ENV)
 //	MIDAS_ENV                                   production (default) or sandbox
@@ -17,6 +25,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -34,13 +43,19 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Getenv); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv); err != nil {
 		fmt.Fprintln(os.Stderr, "itemshop:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, getenv func(string) string) error {
+func run(ctx context.Context, args []string, getenv func(string) string) error {
+	fs := flag.NewFlagSet("itemshop", flag.ContinueOnError)
+	dsn := fs.String("dsn", "itemshop.db", "database: an SQLite file, postgres://…, or user:pass@tcp(host:port)/db for MySQL")
+	driver := fs.String("driver", "", "sqlite, pgx or mysql (default: guessed from -dsn)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	var missing []string
 	need := func(name string) string {
 		v := getenv(name)
@@ -72,16 +87,38 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	shop, err := itemshop.New(itemshop.Config{Midas: client, Push: pushCfg, Logger: logger,
-		Catalogue: map[string]int64{"gem_pack_60": 600, "sword": 100}})
+	store, err := itemshop.OpenSQLStore(ctx, *driver, *dsn)
+	if err != nil {
+		return err // names the driver, never the DSN (it may hold a password)
+	}
+	defer store.Close()
+	shop, err := itemshop.New(itemshop.Config{Midas: client, Push: pushCfg, Logger: logger, Store: store,
+		Catalogue:  map[string]int64{"gem_pack_60": 600, "sword": 100},
+		CoinPrices: map[string]int64{"sword": 10, "shield": 25}})
 	if err != nil {
 		return err
 	}
+	// Pending coin spends are settled now and every minute. Without a
+	// session store (this example has none) a 2.0 spend is settled when its
+	// player next calls POST /spend: see Server.SettlePending.
+	go shop.RunSettler(ctx, time.Minute)
 	addr := getenv("ITEMSHOP_ADDR")
 	if addr == "" {
 		addr = "127.0.0.1:8080"
 	}
-	srv := &http.Server{Addr: addr, Handler: shop, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Addr: addr, Handler: shop,
+		// Every phase of a connection is bounded, so a slow or idle client
+		// cannot hold a connection and its goroutine for as long as it
+		// likes: headers within 5 s, the whole request (bodies are a few
+		// KiB) within 10 s, the answer written within 15 s of the request's
+		// start (a spend may wait up to its 10 s Pay), and a kept-alive
+		// connection closed after 60 s idle. WeChat waits 3 s for a push
+		// answer, so none of these cuts off a genuine push.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       60 * time.Second,
+	}
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
