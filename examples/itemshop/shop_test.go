@@ -104,7 +104,7 @@ type rig struct {
 	target midastest.PushTarget // the shop's push URL, as configured in MP
 	secure bool
 
-	driver, dsn string            // the shop's database
+	driver, dsn string             // the shop's database
 	sql         *itemshop.SQLStore // the store under flakyStore
 	ts          *httptest.Server
 	pushCfg     push.Config
