@@ -74,7 +74,7 @@ func TestAPIsSendSignedRequests(t *testing.T) {
 			t.Run(env.String()+"/"+ac.api, func(t *testing.T) {
 				c, mt := newMockedClient(t, env)
 				var got []signedRequest
-				mt.RegisterResponder(http.MethodPost, DefaultBaseURL+env.Path(ac.api), capture(t, &got, `{"errcode":0,"errmsg":"ok"}`))
+				mt.RegisterResponder(http.MethodPost, DefaultBaseURL+env.Path(ac.api), capture(t, &got, okAnswer))
 				_, err := ac.call(context.Background(), c)
 				require.NoError(t, err)
 				require.Len(t, got, 1)
@@ -211,11 +211,12 @@ func TestResponsesDecodeEveryField(t *testing.T) {
 	assert.Equal(t, &BalanceResponse{Balance: 100, GenBalance: 20, FirstSave: true, SaveAmt: 80, SaveSum: 120, CostSum: 40, PresentSum: 20}, bal)
 
 	for body, want := range map[string]bool{
-		`{"errcode":0,"first_save":2}`:     false,
-		`{"errcode":0,"first_save":true}`:  true,
-		`{"errcode":0,"first_save":false}`: false,
-		`{"errcode":0}`:                    false,
+		`"first_save":2`:     false,
+		`"first_save":true`:  true,
+		`"first_save":false`: false,
+		`"first_save":1`:     true,
 	} {
+		body = `{"errcode":0,"balance":1,"gen_balance":0,"save_amt":0,"save_sum":0,"cost_sum":0,"present_sum":0,` + body + `}`
 		mt.RegisterResponder(http.MethodPost, DefaultBaseURL+"/cgi-bin/midas/getbalance", httpmock.NewStringResponder(200, body))
 		bal, err := c.GetBalance(context.Background(), BalanceRequest{OpenID: testOpenID})
 		require.NoError(t, err, body)
@@ -229,13 +230,13 @@ func TestResponsesDecodeEveryField(t *testing.T) {
 		mt.RegisterResponder(http.MethodPost, DefaultBaseURL+"/cgi-bin/midas/pay", httpmock.NewStringResponder(200, body))
 		pay, err := c.Pay(context.Background(), PayRequest{OpenID: testOpenID, BillNo: "BillNo_123", Amount: 10})
 		require.NoError(t, err)
-		assert.Equal(t, &PayResponse{BillNo: "BillNo_123", Balance: 77, UsedGenAmount: 5}, pay, body)
+		assert.Equal(t, &PayResponse{BillNo: "BillNo_123", Balance: 77, BalanceKnown: true, UsedGenAmount: 5, UsedGenAmountKnown: true}, pay, body)
 	}
 
 	mt.RegisterResponder(http.MethodPost, DefaultBaseURL+"/cgi-bin/midas/present", httpmock.NewStringResponder(200, `{"errcode":0,"errmsg":"ok","bill_no":"P1","balance":300}`))
 	pr, err := c.Present(context.Background(), PresentRequest{OpenID: testOpenID, BillNo: "P1", Count: 10})
 	require.NoError(t, err)
-	assert.Equal(t, &PresentResponse{BillNo: "P1", Balance: 300}, pr)
+	assert.Equal(t, &PresentResponse{BillNo: "P1", Balance: 300, BalanceKnown: true}, pr)
 
 	// errmsg typed "number" on some pages is accepted either way.
 	mt.RegisterResponder(http.MethodPost, DefaultBaseURL+"/cgi-bin/midas/cancelpay", httpmock.NewStringResponder(200, `{"errcode":90000,"errmsg":0}`))
@@ -302,7 +303,7 @@ func TestValidationSendsNothing(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c, mt := newMockedClient(t, Production)
-			mt.RegisterNoResponder(httpmock.NewStringResponder(200, `{"errcode":0}`))
+			mt.RegisterNoResponder(httpmock.NewStringResponder(200, okAnswer))
 			err := tc.call(c)
 			require.ErrorIs(t, err, ErrInvalidRequest)
 			assert.Contains(t, err.Error(), tc.field)
@@ -314,7 +315,7 @@ func TestValidationSendsNothing(t *testing.T) {
 func TestOptionalFieldsNotSentWhenEmpty(t *testing.T) {
 	c, mt := newMockedClient(t, Production)
 	var got []signedRequest
-	mt.RegisterResponder(http.MethodPost, DefaultBaseURL+"/cgi-bin/midas/pay", capture(t, &got, `{"errcode":0}`))
+	mt.RegisterResponder(http.MethodPost, DefaultBaseURL+"/cgi-bin/midas/pay", capture(t, &got, okAnswer))
 	_, err := c.Pay(ctx(), PayRequest{OpenID: testOpenID, BillNo: "b1", Amount: 1, ZoneID: "3_99", PF: "ios", UserIP: "203.0.113.9"})
 	require.NoError(t, err)
 	_, err = c.Pay(ctx(), PayRequest{OpenID: testOpenID, BillNo: "b2", Amount: 1})
@@ -346,7 +347,7 @@ func TestClientReproducesGoldenSignatures(t *testing.T) {
 			c, err := NewClient(cfg, WithHTTPClient(&http.Client{Transport: mt}), WithClock(fixedClock))
 			require.NoError(t, err)
 			var got []signedRequest
-			mt.RegisterResponder(http.MethodPost, DefaultBaseURL+gc.OrgLoc, capture(t, &got, `{"errcode":0}`))
+			mt.RegisterResponder(http.MethodPost, DefaultBaseURL+gc.OrgLoc, capture(t, &got, okAnswer))
 			p := gc.Params
 			num := func(k string) int64 {
 				var n int64

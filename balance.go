@@ -15,12 +15,12 @@ func (c *Client) GetBalance(ctx context.Context, r BalanceRequest) (*BalanceResp
 		return nil, err
 	}
 	return &BalanceResponse{
-		Balance:    out.Balance,
-		GenBalance: out.GenBalance,
-		FirstSave:  bool(out.FirstSave),
-		SaveAmt:    out.SaveAmt,
-		SaveSum:    out.SaveSum,
-		CostSum:    out.CostSum,
-		PresentSum: out.PresentSum,
+		Balance:    out.Balance.v,
+		GenBalance: out.GenBalance.v,
+		FirstSave:  out.FirstSave.v,
+		SaveAmt:    out.SaveAmt.v,
+		SaveSum:    out.SaveSum.v,
+		CostSum:    out.CostSum.v,
+		PresentSum: out.PresentSum.v,
 	}, nil
 }

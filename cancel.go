@@ -35,5 +35,5 @@ func (c *Client) cancelPay(ctx context.Context, r CancelPayRequest, settling boo
 	if err := c.do(ctx, cl, &out); err != nil {
 		return nil, err
 	}
-	return &CancelPayResponse{BillNo: billNoOr(out.BillNo, cl.billNo), Balance: out.Balance, AlreadyProcessed: out.alreadyProcessed}, nil
+	return &CancelPayResponse{BillNo: billNoOr(out.BillNo, cl.billNo), Balance: out.Balance.v, BalanceKnown: out.Balance.ok, AlreadyProcessed: out.alreadyProcessed}, nil
 }

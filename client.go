@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -190,49 +191,104 @@ func billSuffix(billNo string) string {
 }
 
 // apiResponse holds every field any API of either version answers with.
+// Each number remembers whether the answer had it, so that a field the
+// response promises and the answer lacks is an error, never a zero.
 type apiResponse struct {
 	ErrCode        *int       `json:"errcode"`
 	ErrMsg         flexString `json:"errmsg"`
 	BillNo         string     `json:"bill_no"`
-	Balance        int64      `json:"balance"`
-	GenBalance     int64      `json:"gen_balance"`
+	Balance        optInt     `json:"balance"`
+	GenBalance     optInt     `json:"gen_balance"`
 	FirstSave      flexBool   `json:"first_save"`
-	SaveAmt        int64      `json:"save_amt"`
-	SaveSum        int64      `json:"save_sum"`
-	CostSum        int64      `json:"cost_sum"`
-	PresentSum     int64      `json:"present_sum"`
-	UsedGenAmt     *int64     `json:"used_gen_amt"`
-	UsedGenBalance *int64     `json:"used_gen_balance"`
+	SaveAmt        optInt     `json:"save_amt"`
+	SaveSum        optInt     `json:"save_sum"`
+	CostSum        optInt     `json:"cost_sum"`
+	PresentSum     optInt     `json:"present_sum"`
+	UsedGenAmt     optInt     `json:"used_gen_amt"`
+	UsedGenBalance optInt     `json:"used_gen_balance"`
 
 	// 2.0's names, mapped onto the above by the dialect.
-	PresentBalance    *int64 `json:"present_balance"`
-	SumSave           *int64 `json:"sum_save"`
-	SumBalance        *int64 `json:"sum_balance"`
-	SumCost           *int64 `json:"sum_cost"`
-	SumPresent        *int64 `json:"sum_present"`
-	UsedPresentAmount *int64 `json:"used_present_amount"`
+	PresentBalance    optInt `json:"present_balance"`
+	SumSave           optInt `json:"sum_save"`
+	SumBalance        optInt `json:"sum_balance"`
+	SumCost           optInt `json:"sum_cost"`
+	SumPresent        optInt `json:"sum_present"`
+	UsedPresentAmount optInt `json:"used_present_amount"`
 
 	// queryorderinfo (2.0).
 	OutTradeNo    string `json:"out_trade_no"`
 	ProductID     string `json:"product_id"`
-	PayState      int    `json:"pay_state"`
-	DeliverState  int    `json:"deliver_state"`
-	PayFinishTime int64  `json:"pay_finish_time"`
+	PayState      optInt `json:"pay_state"`
+	DeliverState  optInt `json:"deliver_state"`
+	PayFinishTime optInt `json:"pay_finish_time"`
 	MchOrderNo    string `json:"mch_order_no"`
 	TransactionID string `json:"transaction_id"`
 
 	alreadyProcessed bool // set by the retry loop, not decoded
 }
 
-// usedGen reads the gifted part of a deduction under either documented name.
-func (r *apiResponse) usedGen() int64 {
-	switch {
-	case r.UsedGenAmt != nil:
-		return *r.UsedGenAmt
-	case r.UsedGenBalance != nil:
-		return *r.UsedGenBalance
+// optInt is an integer answer field and whether the answer had it (null
+// counts as absent).
+type optInt struct {
+	v  int64
+	ok bool
+}
+
+func (n *optInt) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
 	}
-	return 0
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return fmt.Errorf("want an integer, got %.20s", b)
+	}
+	*n = optInt{v: v, ok: true}
+	return nil
+}
+
+// or is n if the answer had it, else alt.
+func (n optInt) or(alt optInt) optInt {
+	if n.ok {
+		return n
+	}
+	return alt
+}
+
+// promised lists the fields the answer to api must carry (their names in
+// version v) that it lacks. The pages list them for every success; an
+// answer without one (another shape, a truncated object) is not understood.
+// cancelpay promises only its errcode: 1.0 answers bill_no alone, 2.0 adds a
+// balance on some pages.
+func (r *apiResponse) missing(api string, v Version) []string {
+	var out []string
+	need := func(ok bool, v1Name, v2Name string) {
+		if !ok {
+			if v == V2 {
+				out = append(out, v2Name)
+			} else {
+				out = append(out, v1Name)
+			}
+		}
+	}
+	switch api {
+	case APIGetBalance:
+		need(r.Balance.ok, "balance", "balance")
+		need(r.GenBalance.ok, "gen_balance", "present_balance")
+		need(r.FirstSave.ok, "first_save", "first_save")
+		need(r.SaveAmt.ok, "save_amt", "sum_save")
+		need(r.SaveSum.ok, "save_sum", "sum_balance")
+		need(r.CostSum.ok, "cost_sum", "sum_cost")
+		need(r.PresentSum.ok, "present_sum", "sum_present")
+	case APIPay:
+		need(r.Balance.ok, "balance", "balance")
+		need(r.UsedGenAmt.ok, "used_gen_amt", "used_present_amount")
+	case APIPresent:
+		need(r.Balance.ok, "balance", "balance")
+	case APIQueryOrder:
+		need(r.PayState.ok, "pay_state", "pay_state")
+		need(r.DeliverState.ok, "deliver_state", "deliver_state")
+	}
+	return out
 }
 
 // errcoder is an answer's errcode (nil when absent) and errmsg.
@@ -324,15 +380,17 @@ func (s *flexString) UnmarshalJSON(b []byte) error {
 }
 
 // flexBool is first_save: documented as boolean with values 1 (yes) and 2
-// (no); both forms are accepted.
-type flexBool bool
+// (no); both forms are accepted. ok records whether the answer had it.
+type flexBool struct{ v, ok bool }
 
 func (v *flexBool) UnmarshalJSON(b []byte) error {
 	switch string(b) {
 	case "true", "1":
-		*v = true
-	case "false", "2", "0", "null":
-		*v = false
+		*v = flexBool{v: true, ok: true}
+	case "false", "2", "0":
+		*v = flexBool{ok: true}
+	case "null":
+		*v = flexBool{}
 	default:
 		return fmt.Errorf("first_save: want 1, 2, true or false, got %.20s", b)
 	}

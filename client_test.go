@@ -60,7 +60,7 @@ func TestOptionsValidateTheirArgument(t *testing.T) {
 func TestClientWorkedExample(t *testing.T) {
 	c, mt := newMockedClient(t, Production)
 	var got []signedRequest
-	mt.RegisterResponder(http.MethodPost, DefaultBaseURL+"/cgi-bin/midas/getbalance", capture(t, &got, `{"errcode":0,"errmsg":"ok","balance":1}`))
+	mt.RegisterResponder(http.MethodPost, DefaultBaseURL+"/cgi-bin/midas/getbalance", capture(t, &got, okAnswer))
 	_, err := c.GetBalance(ctx(), BalanceRequest{OpenID: testOpenID, SessionKey: testSessionKey})
 	require.NoError(t, err)
 	require.Len(t, got, 1)
@@ -71,7 +71,7 @@ func TestClientWorkedExample(t *testing.T) {
 func TestBaseURLOption(t *testing.T) {
 	mt := httpmock.NewMockTransport()
 	var got []signedRequest
-	mt.RegisterResponder(http.MethodPost, "http://127.0.0.1:8080/proxy/cgi-bin/midas/sandbox/getbalance", capture(t, &got, `{"errcode":0}`))
+	mt.RegisterResponder(http.MethodPost, "http://127.0.0.1:8080/proxy/cgi-bin/midas/sandbox/getbalance", capture(t, &got, okAnswer))
 	c, err := NewClient(testConfig(Sandbox), WithHTTPClient(&http.Client{Transport: mt}), WithBaseURL("http://127.0.0.1:8080/proxy/"))
 	require.NoError(t, err)
 	_, err = c.GetBalance(ctx(), BalanceRequest{OpenID: testOpenID})
@@ -88,7 +88,7 @@ func TestHTTPMockActivateInterceptsDefaultClient(t *testing.T) {
 	httpmock.Activate()
 	defer httpmock.DeactivateAndReset()
 	httpmock.RegisterResponder(http.MethodPost, "https://api.weixin.qq.com/cgi-bin/midas/getbalance",
-		httpmock.NewStringResponder(200, `{"errcode":0,"errmsg":"ok","balance":42}`))
+		httpmock.NewStringResponder(200, strings.Replace(okAnswer, `"balance":1`, `"balance":42`, 1)))
 
 	c, err := NewClient(testConfig(Production))
 	require.NoError(t, err)
@@ -111,7 +111,7 @@ func TestHTTPMockActivateNonDefault(t *testing.T) {
 	require.NoError(t, err)
 	pay, err := c.Pay(ctx(), PayRequest{OpenID: testOpenID, BillNo: "b1", Amount: 2})
 	require.NoError(t, err)
-	assert.Equal(t, &PayResponse{BillNo: "b1", Balance: 8, UsedGenAmount: 2}, pay)
+	assert.Equal(t, &PayResponse{BillNo: "b1", Balance: 8, BalanceKnown: true, UsedGenAmount: 2, UsedGenAmountKnown: true}, pay)
 	assert.Equal(t, 1, httpmock.GetCallCountInfo()["POST https://api.weixin.qq.com/cgi-bin/midas/sandbox/pay"])
 }
 
@@ -186,7 +186,7 @@ func TestConcurrentUse(t *testing.T) {
 			return httpmock.NewStringResponse(200, `{"errcode":90009}`), nil
 		}
 		seen[r.Params["bill_no"]]++
-		return httpmock.NewStringResponse(200, `{"errcode":0,"bill_no":"`+r.Params["bill_no"]+`","balance":1}`), nil
+		return httpmock.NewStringResponse(200, `{"errcode":0,"bill_no":"`+r.Params["bill_no"]+`","balance":1,"used_gen_amt":0}`), nil
 	})
 	const workers, each = 32, 20
 	var wg sync.WaitGroup
@@ -242,7 +242,7 @@ func TestHTTPMockActivateNonDefaultAfterNewClient(t *testing.T) {
 	httpmock.ActivateNonDefault(hc)
 	defer httpmock.DeactivateAndReset()
 	httpmock.RegisterResponder(http.MethodPost, "https://api.weixin.qq.com/cgi-bin/midas/sandbox/pay",
-		httpmock.NewStringResponder(200, `{"errcode":0,"bill_no":"b1","balance":8}`))
+		httpmock.NewStringResponder(200, `{"errcode":0,"bill_no":"b1","balance":8,"used_gen_amt":0}`))
 	_, err = c.Pay(ctx(), PayRequest{OpenID: testOpenID, BillNo: "b1", Amount: 2})
 	require.NoError(t, err)
 	assert.Equal(t, 1, httpmock.GetTotalCallCount())

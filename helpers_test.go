@@ -30,6 +30,11 @@ const (
 	workedMpSig    = "ff4c5bb39dea1002a8f03be0438724e1a8bcea5ebce8f221f9b9fea3bcf3bf76"
 )
 
+// okAnswer is a success carrying every field any API's answer promises,
+// for tests about requests rather than answers.
+const okAnswer = `{"errcode":0,"errmsg":"ok","balance":1,"gen_balance":0,"first_save":2,"save_amt":0,"save_sum":0,"cost_sum":0,` +
+	`"present_sum":0,"used_gen_amt":0,"pay_state":2,"deliver_state":2}`
+
 func fixedClock() time.Time { return time.Unix(testTS, 0) }
 
 func testConfig(env Env) Config {

@@ -36,6 +36,9 @@ func (a *answers) respond(*http.Request) (*http.Response, error) {
 	case error:
 		return nil, s
 	case int:
+		if s == 0 {
+			return httpmock.NewStringResponse(http.StatusOK, okAnswer), nil
+		}
 		return httpmock.NewStringResponse(http.StatusOK, fmt.Sprintf(`{"errcode":%d,"errmsg":"m"}`, s)), nil
 	}
 	panic("bad step")

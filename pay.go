@@ -48,7 +48,8 @@ func (c *Client) pay(ctx context.Context, r PayRequest, settling bool) (*PayResp
 	if err := c.do(ctx, cl, &out); err != nil {
 		return nil, err
 	}
-	return &PayResponse{BillNo: billNoOr(out.BillNo, r.BillNo), Balance: out.Balance, UsedGenAmount: out.usedGen(), AlreadyProcessed: out.alreadyProcessed}, nil
+	return &PayResponse{BillNo: billNoOr(out.BillNo, r.BillNo), Balance: out.Balance.v, BalanceKnown: out.Balance.ok,
+		UsedGenAmount: out.UsedGenAmt.v, UsedGenAmountKnown: out.UsedGenAmt.ok, AlreadyProcessed: out.alreadyProcessed}, nil
 }
 
 // billNoOr is the bill_no the server echoed, or the one sent when it echoed

@@ -26,5 +26,5 @@ func (c *Client) present(ctx context.Context, r PresentRequest, settling bool) (
 	if err := c.do(ctx, cl, &out); err != nil {
 		return nil, err
 	}
-	return &PresentResponse{BillNo: billNoOr(out.BillNo, r.BillNo), Balance: out.Balance, AlreadyProcessed: out.alreadyProcessed}, nil
+	return &PresentResponse{BillNo: billNoOr(out.BillNo, r.BillNo), Balance: out.Balance.v, BalanceKnown: out.Balance.ok, AlreadyProcessed: out.alreadyProcessed}, nil
 }

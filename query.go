@@ -22,13 +22,13 @@ func (c *Client) QueryOrder(ctx context.Context, r QueryOrderRequest) (*QueryOrd
 	resp := &QueryOrderResponse{
 		OutTradeNo:    billNoOr(out.OutTradeNo, r.OutTradeNo),
 		ProductID:     out.ProductID,
-		Paid:          out.PayState == 2,
-		Delivered:     out.DeliverState == 2,
+		Paid:          out.PayState.v == 2,
+		Delivered:     out.DeliverState.v == 2,
 		MchOrderNo:    out.MchOrderNo,
 		TransactionID: out.TransactionID,
 	}
-	if out.PayFinishTime > 0 {
-		resp.PaidAt = time.Unix(out.PayFinishTime, 0)
+	if out.PayFinishTime.v > 0 {
+		resp.PaidAt = time.Unix(out.PayFinishTime.v, 0)
 	}
 	return resp, nil
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http/httptrace"
+	"strings"
 	"sync"
 	"time"
 )
@@ -44,7 +45,6 @@ func (c *Client) do(ctx context.Context, cl *call, out *apiResponse) error {
 	for attempt := 1; ; attempt++ {
 		res := c.attempt(ctx, cl, tok, out, attempt)
 		if res.err == nil {
-			c.d.normalize(out)
 			return nil
 		}
 		unclear = unclear || (res.ambiguous && cl.mutates())
@@ -183,6 +183,13 @@ func (c *Client) attempt(ctx context.Context, cl *call, tok string, out *apiResp
 	var readErr *bodyReadError
 	switch {
 	case err == nil:
+		c.d.normalize(out)
+		if missing := out.missing(cl.api, c.d.version()); len(missing) > 0 {
+			// Another shape than the documented one: not understood, like
+			// any malformed 2xx (the call may well have been applied).
+			return result{err: fmt.Errorf("%w: %s%s: HTTP %d: the answer has no %s", ErrMalformedResponse, cl.api, billSuffix(cl.billNo),
+				resp.StatusCode, strings.Join(missing, ", ")), ambiguous: true}
+		}
 		return result{}
 	case errors.As(err, &apiErr):
 		busy := apiErr.Code == CodeSystemBusy

@@ -133,7 +133,7 @@ func TestReviewC1ControlCharactersAreRefusedBeforeSending(t *testing.T) {
 	var sent atomic.Int32
 	rt := reviewRT(func(*http.Request) (*http.Response, error) {
 		sent.Add(1)
-		return reviewResp(`{"errcode":0,"errmsg":"ok"}`), nil
+		return reviewResp(okAnswer), nil
 	})
 	mk := func(v Version) *Client {
 		c, err := NewClient(Config{AppID: "wx1234567", OfferID: "12345678", AppKey: reviewAppKey, Env: Production,
@@ -191,7 +191,7 @@ func TestReviewEarlyRenewalDoesNotBlockTheCallerWithAValidToken(t *testing.T) {
 			}
 			return reviewResp(`{"access_token":"cachedTokenCachedTokenCached","expires_in":7200}`), nil
 		}
-		return reviewResp(`{"errcode":0,"errmsg":"ok","balance":1}`), nil
+		return reviewResp(okAnswer), nil
 	})
 	hc := &http.Client{Transport: rt}
 	ts, err := NewStableTokenSource("wx1234567", "appSecretAppSecretAppSecret01", WithHTTPClient(hc), WithClock(clock))

@@ -1,6 +1,7 @@
 package midas
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -176,7 +177,9 @@ type QueryOrderResponse struct {
 // BalanceResponse is a player's balance. The fields carry 1.0's names; a 2.0
 // answer is mapped onto them: present_balance → GenBalance, sum_save →
 // SaveAmt, sum_balance → SaveSum, sum_cost → CostSum, sum_present →
-// PresentSum, and first_save (a boolean in 2.0) → FirstSave.
+// PresentSum, and first_save (a boolean in 2.0) → FirstSave. Every field is
+// in the answer: one that lacks any is ErrMalformedResponse, so a 0 here is
+// a 0 the server said.
 type BalanceResponse struct {
 	Balance    int64 `json:"balance"`     // coins, gifted ones included
 	GenBalance int64 `json:"gen_balance"` // gifted coins
@@ -189,32 +192,84 @@ type BalanceResponse struct {
 
 // PayResponse is the result of a deduction. In 2.0, used_present_amount is
 // mapped onto UsedGenAmount.
+//
+// A fresh deduction's answer always carries balance and used_gen_amt (one
+// without them is ErrMalformedResponse). After AlreadyProcessed it carries
+// neither: BalanceKnown and UsedGenAmountKnown are then false, the numbers
+// 0 and not a balance (call GetBalance), and JSON leaves them out.
 type PayResponse struct {
-	BillNo        string `json:"bill_no"`      // the deduction's bill_no
-	Balance       int64  `json:"balance"`      // balance after the deduction
-	UsedGenAmount int64  `json:"used_gen_amt"` // used_gen_amt (or used_gen_balance): gifted coins in this deduction
+	BillNo        string // the deduction's bill_no
+	Balance       int64  // balance after the deduction, when BalanceKnown
+	BalanceKnown  bool   // the answer carried the balance
+	UsedGenAmount int64  // used_gen_amt (or used_gen_balance): gifted coins in this deduction, when UsedGenAmountKnown
+	// UsedGenAmountKnown reports that the answer carried used_gen_amt.
+	UsedGenAmountKnown bool
 	// AlreadyProcessed reports that an attempt whose outcome was unclear had
 	// in fact been applied: a retry with the same bill_no was answered 90012
-	// ("order already exists"). The deduction happened once; Balance and
-	// UsedGenAmount are then unknown and left at 0 (call GetBalance).
-	AlreadyProcessed bool `json:"already_processed"`
+	// ("order already exists"). The deduction happened once.
+	AlreadyProcessed bool
 }
 
-// CancelPayResponse is the result of a refund.
+// MarshalJSON encodes bill_no, balance and used_gen_amt (each only when the
+// answer carried it) and already_processed.
+func (r PayResponse) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		BillNo           string `json:"bill_no"`
+		Balance          *int64 `json:"balance,omitempty"`
+		UsedGenAmount    *int64 `json:"used_gen_amt,omitempty"`
+		AlreadyProcessed bool   `json:"already_processed"`
+	}{r.BillNo, known(r.Balance, r.BalanceKnown), known(r.UsedGenAmount, r.UsedGenAmountKnown), r.AlreadyProcessed})
+}
+
+// CancelPayResponse is the result of a refund. 1.0's answer carries no
+// balance; 2.0's carries one on some pages only: BalanceKnown says whether
+// this one did.
 type CancelPayResponse struct {
-	BillNo  string `json:"bill_no"` // 1.0: the pay's bill_no; 2.0: the refund's (RefundBillNo)
-	Balance int64  `json:"balance"` // 2.0: balance after the return, when the answer has it; else 0
+	BillNo       string // 1.0: the pay's bill_no; 2.0: the refund's (RefundBillNo)
+	Balance      int64  // balance after the return, when BalanceKnown; else 0, not a balance
+	BalanceKnown bool   // the answer carried the balance (2.0 only, and not always)
 	// AlreadyProcessed reports that a retry after an unclear attempt was
 	// answered 90015 in 1.0 ("order already refunded") or 90012 in 2.0: the
 	// refund happened once.
-	AlreadyProcessed bool `json:"already_processed"`
+	AlreadyProcessed bool
 }
 
-// PresentResponse is the result of a gift.
+// MarshalJSON encodes bill_no, balance (only when the answer carried it)
+// and already_processed.
+func (r CancelPayResponse) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		BillNo           string `json:"bill_no"`
+		Balance          *int64 `json:"balance,omitempty"`
+		AlreadyProcessed bool   `json:"already_processed"`
+	}{r.BillNo, known(r.Balance, r.BalanceKnown), r.AlreadyProcessed})
+}
+
+// PresentResponse is the result of a gift. A fresh gift's answer always
+// carries the balance; after AlreadyProcessed it does not (BalanceKnown
+// false, Balance 0 and not a balance).
 type PresentResponse struct {
-	BillNo  string `json:"bill_no"` // the gift's bill_no
-	Balance int64  `json:"balance"` // balance after the gift
+	BillNo       string // the gift's bill_no
+	Balance      int64  // balance after the gift, when BalanceKnown
+	BalanceKnown bool   // the answer carried the balance
 	// AlreadyProcessed reports that a retry after an unclear attempt was
-	// answered 90012: the gift happened once; Balance is then unknown (0).
-	AlreadyProcessed bool `json:"already_processed"`
+	// answered 90012: the gift happened once.
+	AlreadyProcessed bool
+}
+
+// MarshalJSON encodes bill_no, balance (only when the answer carried it)
+// and already_processed.
+func (r PresentResponse) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		BillNo           string `json:"bill_no"`
+		Balance          *int64 `json:"balance,omitempty"`
+		AlreadyProcessed bool   `json:"already_processed"`
+	}{r.BillNo, known(r.Balance, r.BalanceKnown), r.AlreadyProcessed})
+}
+
+// known is &n when ok, else nil: a number JSON leaves out when unknown.
+func known(n int64, ok bool) *int64 {
+	if !ok {
+		return nil
+	}
+	return &n
 }

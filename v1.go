@@ -126,7 +126,9 @@ func (c *Client) stamp(dst []field, cl *call, ts int64) []field {
 	return dst
 }
 
-func (v1) normalize(*apiResponse) {}
+// normalize reads used_gen_balance, the Chinese page's name, as
+// used_gen_amt.
+func (v1) normalize(r *apiResponse) { r.UsedGenAmt = r.UsedGenAmt.or(r.UsedGenBalance) }
 
 func (v1) sentinel(code int) error { return sentinel(code) }
 

@@ -236,20 +236,12 @@ func (c *Client) signBody(path string, body []byte, sessionKey string) (paySig, 
 }
 
 func (v2) normalize(r *apiResponse) {
-	setIf(&r.GenBalance, r.PresentBalance)
-	setIf(&r.SaveAmt, r.SumSave)
-	setIf(&r.SaveSum, r.SumBalance)
-	setIf(&r.CostSum, r.SumCost)
-	setIf(&r.PresentSum, r.SumPresent)
-	if r.UsedGenAmt == nil {
-		r.UsedGenAmt = r.UsedPresentAmount
-	}
-}
-
-func setIf(dst *int64, src *int64) {
-	if src != nil {
-		*dst = *src
-	}
+	r.GenBalance = r.GenBalance.or(r.PresentBalance)
+	r.SaveAmt = r.SaveAmt.or(r.SumSave)
+	r.SaveSum = r.SaveSum.or(r.SumBalance)
+	r.CostSum = r.CostSum.or(r.SumCost)
+	r.PresentSum = r.PresentSum.or(r.SumPresent)
+	r.UsedGenAmt = r.UsedGenAmt.or(r.UsedPresentAmount).or(r.UsedGenBalance)
 }
 
 // sentinel maps 2.0's errcodes by meaning: 90010 is the session signature

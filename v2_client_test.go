@@ -37,6 +37,11 @@ import (
 )
 
 // The spec's placeholder values (signature page).
+// v2OKAnswer is a 2.0 success carrying every field any API's answer
+// promises, for tests about requests rather than answers.
+const v2OKAnswer = `{"errcode":0,"errmsg":"ok","balance":1,"present_balance":0,"sum_save":0,"sum_present":0,"sum_balance":0,` +
+	`"sum_cost":0,"first_save":false,"used_present_amount":0,"pay_state":2,"deliver_state":2}`
+
 const (
 	v2VecOpenID     = "oUrsfxxxxxxxxxx"
 	v2VecOfferID    = "12345678"
@@ -371,7 +376,7 @@ func TestV2WireShapeBothEnvs(t *testing.T) {
 			t.Run(env.String()+"/"+tc.api, func(t *testing.T) {
 				key := v2KeyOf(env)
 				c, m := newV2Mock(t, midas.Config{AppID: appID, OfferID: offerID, AppKey: key, Env: env, Version: midas.V2, AccessToken: midas.StaticToken(v2Token)},
-					v2Answer(`{"errcode":0,"errmsg":"ok"}`))
+					v2Answer(v2OKAnswer))
 				require.NoError(t, tc.call(c))
 				got := m.exchanges()
 				require.Len(t, got, 1)
@@ -652,7 +657,7 @@ func TestV2FieldsNotInVersion(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.version.String()+"/"+tc.name, func(t *testing.T) {
-			c, m := newV2Mock(t, v2VecConfig(midas.Production, tc.version), v2Answer(`{"errcode":0,"errmsg":"ok"}`))
+			c, m := newV2Mock(t, v2VecConfig(midas.Production, tc.version), v2Answer(v2OKAnswer))
 			err := tc.call(c)
 			require.Error(t, err, "a field of the other version is never silently dropped")
 			assert.ErrorIs(t, err, midas.ErrInvalidRequest)
@@ -724,7 +729,7 @@ func TestV2RequiredFields(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, m := newV2Mock(t, v2VecConfig(midas.Production, midas.V2), v2Answer(`{"errcode":0,"errmsg":"ok"}`))
+			c, m := newV2Mock(t, v2VecConfig(midas.Production, midas.V2), v2Answer(v2OKAnswer))
 			err := tc.call(c)
 			require.Error(t, err)
 			assert.ErrorIs(t, err, midas.ErrInvalidRequest)
@@ -769,13 +774,13 @@ func TestV2BillNoRules(t *testing.T) {
 	}
 	for name, call := range apis {
 		for _, b := range bad {
-			c, m := newV2Mock(t, v2VecConfig(midas.Production, midas.V2), v2Answer(`{"errcode":0,"errmsg":"ok"}`))
+			c, m := newV2Mock(t, v2VecConfig(midas.Production, midas.V2), v2Answer(v2OKAnswer))
 			err := call(c, b)
 			assert.ErrorIs(t, err, midas.ErrInvalidRequest, "%s %q rejected in 2.0", name, b)
 			assert.Empty(t, m.exchanges(), "%s %q: nothing sent", name, b)
 		}
 		for _, b := range ok {
-			c, m := newV2Mock(t, v2VecConfig(midas.Production, midas.V2), v2Answer(`{"errcode":0,"errmsg":"ok"}`))
+			c, m := newV2Mock(t, v2VecConfig(midas.Production, midas.V2), v2Answer(v2OKAnswer))
 			assert.NoError(t, call(c, b), "%s %q accepted in 2.0", name, b)
 			assert.Len(t, m.exchanges(), 1)
 		}
@@ -814,7 +819,7 @@ func TestV2AgainstFakeBothEnvs(t *testing.T) {
 
 			pay, err := c.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "pay-1", Amount: 30, PayItem: "sword", AppRemark: "r"})
 			require.NoError(t, err)
-			assert.Equal(t, midas.PayResponse{BillNo: "pay-1", Balance: 80, UsedGenAmount: 10}, *pay)
+			assert.Equal(t, midas.PayResponse{BillNo: "pay-1", Balance: 80, BalanceKnown: true, UsedGenAmount: 10, UsedGenAmountKnown: true}, *pay)
 			o, ok := fake.OrderV2(env, alice, "", "pay-1")
 			require.True(t, ok)
 			assert.Equal(t, int64(30), o.Amount)
@@ -822,10 +827,10 @@ func TestV2AgainstFakeBothEnvs(t *testing.T) {
 			// Partial refunds, each with its own RefundBillNo.
 			cr, err := c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "pay-1", RefundBillNo: "ref-1", Amount: 5})
 			require.NoError(t, err)
-			assert.Equal(t, midas.CancelPayResponse{BillNo: "ref-1", Balance: 85}, *cr)
+			assert.Equal(t, midas.CancelPayResponse{BillNo: "ref-1", Balance: 85, BalanceKnown: true}, *cr)
 			cr, err = c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "pay-1", RefundBillNo: "ref-2", Amount: 7})
 			require.NoError(t, err)
-			assert.Equal(t, midas.CancelPayResponse{BillNo: "ref-2", Balance: 92}, *cr)
+			assert.Equal(t, midas.CancelPayResponse{BillNo: "ref-2", Balance: 92, BalanceKnown: true}, *cr)
 			assert.Equal(t, int64(92), total())
 			// More than is left of the pay.
 			_, err = c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "pay-1", RefundBillNo: "ref-3", Amount: 19})
@@ -872,7 +877,7 @@ func TestV2AgainstFakeBothEnvs(t *testing.T) {
 
 			pr, err := c.Present(v2bg, midas.PresentRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "gift-1", Count: 5})
 			require.NoError(t, err)
-			assert.Equal(t, midas.PresentResponse{BillNo: "gift-1", Balance: 115}, *pr)
+			assert.Equal(t, midas.PresentResponse{BillNo: "gift-1", Balance: 115, BalanceKnown: true}, *pr)
 			fake.Inject(midastest.Fault{API: midas.APIPresent, Errcode: -1, Applied: true})
 			pr, err = c.Present(v2bg, midas.PresentRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "gift-2", Count: 5})
 			require.NoError(t, err)
@@ -1121,7 +1126,7 @@ func TestV2ResponseMapping(t *testing.T) {
 		v2Answer(`{"errcode":0,"errmsg":"ok","bill_no":"test_pay_1668512428","balance":10,"used_present_amount":1}`))
 	pay, err := c.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: sk, BillNo: "test_pay_1668512428", Amount: 1})
 	require.NoError(t, err)
-	assert.Equal(t, midas.PayResponse{BillNo: "test_pay_1668512428", Balance: 10, UsedGenAmount: 1}, *pay)
+	assert.Equal(t, midas.PayResponse{BillNo: "test_pay_1668512428", Balance: 10, BalanceKnown: true, UsedGenAmount: 1, UsedGenAmountKnown: true}, *pay)
 
 	for _, tc := range []struct {
 		answer  string
@@ -1136,13 +1141,13 @@ func TestV2ResponseMapping(t *testing.T) {
 		c, _ = newV2Mock(t, v2VecConfig(midas.Production, midas.V2), v2Answer(tc.answer))
 		cr, err := c.CancelPay(v2bg, midas.CancelPayRequest{OpenID: alice, SessionKey: sk, BillNo: "pay-1", RefundBillNo: "ref-1", Amount: 3})
 		require.NoError(t, err, tc.answer)
-		assert.Equal(t, midas.CancelPayResponse{BillNo: tc.billNo, Balance: tc.balance}, *cr, tc.answer)
+		assert.Equal(t, midas.CancelPayResponse{BillNo: tc.billNo, Balance: tc.balance, BalanceKnown: tc.balance != 0}, *cr, tc.answer)
 	}
 
 	c, _ = newV2Mock(t, v2VecConfig(midas.Production, midas.V2), v2Answer(`{"errcode":0,"errmsg":"ok","bill_no":"g-1","balance":15}`))
 	pr, err := c.Present(v2bg, midas.PresentRequest{OpenID: alice, SessionKey: sk, BillNo: "g-1", Count: 5})
 	require.NoError(t, err)
-	assert.Equal(t, midas.PresentResponse{BillNo: "g-1", Balance: 15}, *pr)
+	assert.Equal(t, midas.PresentResponse{BillNo: "g-1", Balance: 15, BalanceKnown: true}, *pr)
 
 	c, _ = newV2Mock(t, v2VecConfig(midas.Production, midas.V2),
 		v2Answer(`{"errcode":0,"errmsg":"ok","out_trade_no":"ot-1","product_id":"p1","pay_state":2,"deliver_state":1,"pay_finish_time":1668512900,"mch_order_no":"m1","transaction_id":"t1"}`))

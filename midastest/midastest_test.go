@@ -75,7 +75,7 @@ func TestLedgerThroughClient(t *testing.T) {
 	// Gifted coins (25) go first.
 	pay, err := c.Pay(bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "pay-1", Amount: 30})
 	require.NoError(t, err)
-	assert.Equal(t, &midas.PayResponse{BillNo: "pay-1", Balance: 95, UsedGenAmount: 25}, pay)
+	assert.Equal(t, &midas.PayResponse{BillNo: "pay-1", Balance: 95, BalanceKnown: true, UsedGenAmount: 25, UsedGenAmountKnown: true}, pay)
 
 	// The same bill_no is never deducted twice.
 	_, err = c.Pay(bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "pay-1", Amount: 30})
