@@ -6,6 +6,7 @@ replace github.com/gomidas/midas => ../
 
 require (
 	github.com/go-sql-driver/mysql v1.10.1
+	github.com/gomidas/midas v0.0.0-00010101000000-000000000000
 	github.com/jackc/pgx/v5 v5.12.0
 	modernc.org/sqlite v1.62.0
 )
