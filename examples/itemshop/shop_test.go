@@ -54,6 +54,8 @@ type flakyStore struct {
 	failFirst map[string]bool // OutTradeNo → its first Deliver fails
 	seen      map[string]bool // OutTradeNo → Deliver was called
 	grants    map[string]int  // OutTradeNo → times its items were granted
+	// failFinish makes FinishSpend fail.
+	failFinish bool
 }
 
 func newFlakyStore(s itemshop.Store) *flakyStore {
@@ -76,6 +78,18 @@ func (f *flakyStore) Deliver(ctx context.Context, paid itemshop.Order, check fun
 		f.mu.Unlock()
 	}
 	return res, err
+}
+
+// FinishSpend fails, without recording anything, while failFinish is set:
+// the process dying between Pay and recording its outcome.
+func (f *flakyStore) FinishSpend(ctx context.Context, billNo string, paid bool) (bool, error) {
+	f.mu.Lock()
+	fail := f.failFinish
+	f.mu.Unlock()
+	if fail {
+		return false, errStoreDown
+	}
+	return f.Store.FinishSpend(ctx, billNo, paid)
 }
 
 func (f *flakyStore) failOnce(outTradeNo string) {
@@ -200,9 +214,15 @@ func (p placed) purchase() midastest.ItemPurchase {
 // postOrder sends POST /order and returns the status and body.
 func postOrder(t *testing.T, url string, body any) (int, []byte) {
 	t.Helper()
+	return postOrderPath(t, url+itemshop.OrderPath, body)
+}
+
+// postOrderPath POSTs body as JSON to url and returns the status and body.
+func postOrderPath(t *testing.T, url string, body any) (int, []byte) {
+	t.Helper()
 	b, err := json.Marshal(body)
 	require.NoError(t, err)
-	resp, err := http.Post(url+itemshop.OrderPath, "application/json", bytes.NewReader(b))
+	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var buf bytes.Buffer
