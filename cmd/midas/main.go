@@ -21,6 +21,10 @@
 //	   for the access_token); the coins did not move
 //	4  outcome unknown: the coins may or may not have moved; settle by running
 //	   the same command again with -settle (same flags)
+//	5  already applied earlier under this id: pay, present or cancel answered
+//	   90012 (1.0 cancel: 90015) for a bill_no (2.0: refund bill_no) used
+//	   before; the coins moved then, not now. Never repeat it under a new id;
+//	   -settle reads it as the earlier call's success
 package main
 
 import (
@@ -46,6 +50,10 @@ const (
 	exitUsage   = 2
 	exitRefused = 3
 	exitUnknown = 4
+	// exitAlreadyApplied: the id was applied by an earlier call. Never
+	// exitRefused: a script that read "the coins did not move" would charge
+	// (or refund) again under a new id.
+	exitAlreadyApplied = 5
 )
 
 func main() {
@@ -65,6 +73,10 @@ const exitCodes = `Exit codes:
      for the access_token); the coins did not move
   4  outcome unknown (pay, cancel, present): the coins may or may not have
      moved; run the same command again with -settle (same flags)
+  5  already applied earlier under this id (pay, cancel, present): 90012
+     (1.0 cancel: 90015) for a bill_no (2.0: refund bill_no) used before;
+     the coins moved then, not now. Never repeat it under a new id; the
+     same command with -settle reads it as the earlier call's success
 `
 
 const usage = `midas: sign, serve and call the WeChat Mini Game Midas APIs
@@ -126,10 +138,24 @@ func exitCode(err error) int {
 		return exitUnknown
 	case errors.Is(err, errReported), errors.As(err, new(*usageError)), errors.Is(err, midas.ErrInvalidRequest):
 		return exitUsage
+	case errors.As(err, &apiErr) && alreadyApplied(apiErr):
+		return exitAlreadyApplied
 	case errors.As(err, &apiErr):
 		return exitRefused
 	}
 	return exitFailed
+}
+
+// alreadyApplied reports whether a call that moves coins was answered with
+// its done code: its id was applied by an earlier call.
+func alreadyApplied(e *midas.APIError) bool {
+	switch e.API {
+	case midas.APIPay, midas.APIPresent:
+		return e.Is(midas.ErrOrderExists)
+	case midas.APICancelPay:
+		return e.Is(midas.ErrOrderExists) || e.Is(midas.ErrOrderRefunded)
+	}
+	return false
 }
 
 // errReported marks a usage error the flag package already printed.
@@ -203,14 +229,16 @@ var hints = map[error]string{
 	midas.ErrAccessTokenInvalid: "the access_token was rejected: get a new one (-access-token or MIDAS_ACCESS_TOKEN), " +
 		"or let midas fetch one with -appsecret or MIDAS_APPSECRET",
 	midas.ErrNoPermission: "check that -appid and -offer-id (MIDAS_APPID, MIDAS_OFFER_ID) belong together",
-	midas.ErrOrderExists: "this bill_no was used before; if an earlier call with it ended with an unknown " +
-		"outcome (exit 4), run it again with -settle to learn whether it was applied",
 }
+
+// alreadyAppliedHint follows the errcode of a call whose id was applied
+// earlier (exit 5).
+const alreadyAppliedHint = "already applied earlier under this id: the coins moved then, not now. " +
+	"Do not repeat it under a new id; run the same command with -settle to read it as the earlier call's success"
 
 // flagOf names where the user sets each field the SDK may refuse.
 var flagOf = map[string]string{
-	"appid": "-appid or MIDAS_APPID", "AppID": "-appid or MIDAS_APPID",
-	"offer_id": "-offer-id or MIDAS_OFFER_ID", "OfferID": "-offer-id or MIDAS_OFFER_ID",
+	"AppID": "-appid or MIDAS_APPID", "OfferID": "-offer-id or MIDAS_OFFER_ID",
 	"AppKey": "-appkey or MIDAS_APPKEY", "Env": "-env or MIDAS_ENV", "Version": "-version or MIDAS_VERSION",
 	"AccessToken": "-access-token or MIDAS_ACCESS_TOKEN", "AppSecret": "-appsecret or MIDAS_APPSECRET",
 	"WithBaseURL": "-base-url or MIDAS_BASE_URL", "WithMaxRetries": "-retries",
@@ -240,6 +268,9 @@ func explain(cmd string, err error) string {
 		}
 		if apiErr.BillNo != "" {
 			s += "bill_no " + apiErr.BillNo + ": "
+		}
+		if alreadyApplied(apiErr) {
+			return s + cause(apiErr) + ": " + alreadyAppliedHint
 		}
 		return s + cause(apiErr)
 	}
@@ -299,19 +330,39 @@ func isAPIPrefix(s string) bool {
 	return false
 }
 
-// invalidText rewrites "midas: invalid request: Field: problem" to name the
-// flag or variable that sets Field.
+// invalidText rewrites "midas: invalid request: Field: problem", and each
+// "Field: problem" of "midas: invalid Config: ...; ...", to name the flag or
+// variable that sets Field.
 func invalidText(msg string) string {
 	msg = stripPrefixes(msg)
+	if head, rest, ok := strings.Cut(msg, "invalid Config: "); ok {
+		problems := strings.Split(rest, "; ")
+		for i, p := range problems {
+			if t, ok := fieldText(p); ok {
+				problems[i] = t
+			}
+		}
+		return head + "invalid settings: " + strings.Join(problems, "; ")
+	}
 	head, rest, ok := strings.Cut(msg, "invalid request: ")
 	if !ok {
 		return msg
 	}
-	field, problem, ok := strings.Cut(rest, ": ")
-	if f, known := flagOf[field]; ok && known {
-		return head + "invalid " + f + " (" + field + "): " + problem
+	if t, ok := fieldText(rest); ok {
+		return head + t
 	}
 	return msg
+}
+
+// fieldText turns "Field: problem" into "invalid FLAG (Field): problem"
+// when a flag sets Field.
+func fieldText(s string) (string, bool) {
+	field, problem, ok := strings.Cut(s, ": ")
+	f, known := flagOf[field]
+	if !ok || !known {
+		return s, false
+	}
+	return "invalid " + f + " (" + field + "): " + problem, true
 }
 
 // masked hides a secret but shows its length and a short fingerprint, enough

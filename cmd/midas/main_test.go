@@ -351,7 +351,8 @@ type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
 
-// 90011 says what it usually means; 90012 points to -settle.
+// 90011 says what it usually means; 90012 says the id was applied earlier
+// and points to -settle.
 func TestErrcodeHints(t *testing.T) {
 	_, env := fakeEnv(t)
 	env["MIDAS_APPKEY"] = "wrong-key"
@@ -366,8 +367,9 @@ func TestErrcodeHints(t *testing.T) {
 	code, _, errOut = runCmd(t, env, "pay", "-openid", "p1", "-bill-no", "twice", "-amount", "1")
 	require.Equal(t, exitOK, code, errOut)
 	code, _, errOut = runCmd(t, env, "pay", "-openid", "p1", "-bill-no", "twice", "-amount", "1")
-	assert.Equal(t, exitRefused, code)
+	assert.Equal(t, exitAlreadyApplied, code)
 	assert.Contains(t, errOut, "errcode 90012: order already exists")
+	assert.Contains(t, errOut, "already applied earlier under this id")
 	assert.Contains(t, errOut, "-settle")
 }
 
@@ -442,7 +444,7 @@ func TestServeAndCall(t *testing.T) {
 	assert.EqualValues(t, 5, decode(out)["used_gen_amt"])
 
 	code, _, errOut = runCmd(t, env, "pay", "-openid", "p1", "-bill-no", "cli-1", "-amount", "10")
-	assert.Equal(t, exitRefused, code)
+	assert.Equal(t, exitAlreadyApplied, code)
 	assert.Contains(t, errOut, "errcode 90012: order already exists")
 
 	code, _, errOut = runCmd(t, env, "pay", "-openid", "p1", "-bill-no", "cli-2", "-amount", "1000")
