@@ -21,6 +21,14 @@ type Fault struct {
 	// caller sees the failure. Without it a failing call changes nothing.
 	// A fault with only a Delay always processes the request.
 	Applied bool
+	// ApplyAfter holds the request and processes it this long after it
+	// arrived, as a request queued inside WeChat that lands after the
+	// caller gave up: the caller gets no answer (the connection is closed,
+	// after Delay if set; or Errcode or Status, if set), and the change, or
+	// the refusal the request meets then, comes later. Applied is ignored.
+	// Calls records the call when it arrives and its outcome when it lands;
+	// Pending counts the requests still held. Close drops those not landed.
+	ApplyAfter time.Duration
 }
 
 // ErrDropped is what Respond returns for a dropped connection.
@@ -43,13 +51,15 @@ func (s *Server) Inject(f Fault) {
 
 // replacesAnswer reports whether f answers in place of the server (an
 // errcode, a status or a drop) rather than only delaying the real answer.
-func (f *Fault) replacesAnswer() bool { return f.Errcode != 0 || f.Status != 0 || f.Drop }
+func (f *Fault) replacesAnswer() bool {
+	return f.Errcode != 0 || f.Status != 0 || f.Drop || f.ApplyAfter > 0
+}
 
 // faultResult is the answer under f: res (the real one) replaced by f's
 // errcode, status or drop, held for f's delay.
 func faultResult(f *Fault, res result) result {
 	switch {
-	case f.Drop:
+	case f.Drop, f.ApplyAfter > 0 && f.Errcode == 0 && f.Status == 0:
 		res = result{drop: true}
 	case f.Status != 0:
 		res = result{status: f.Status, body: []byte(http.StatusText(f.Status))}
@@ -73,4 +83,44 @@ func (s *Server) takeFault(api string) *Fault {
 		}
 	}
 	return nil
+}
+
+// applyLater processes a held request after f.ApplyAfter, recording its
+// outcome on Calls()[i]; s.mu is held.
+func (s *Server) applyLater(f *Fault, i int, process func() outcome) {
+	var t *time.Timer
+	t = time.AfterFunc(f.ApplyAfter, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if _, held := s.late[t]; !held {
+			return // dropped by Close
+		}
+		delete(s.late, t)
+		o := process()
+		c := &s.calls[i]
+		c.Env, c.Params, c.Errcode, c.Applied = o.env, o.params, o.errcode, o.applied
+		c.Landed = true
+	})
+	if s.late == nil {
+		s.late = map[*time.Timer]bool{}
+	}
+	s.late[t] = true
+}
+
+// Pending reports how many requests held by an ApplyAfter fault have not
+// landed yet.
+func (s *Server) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.late)
+}
+
+// dropLate stops every held request from landing.
+func (s *Server) dropLate() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for t := range s.late {
+		t.Stop()
+	}
+	s.late = nil
 }

@@ -226,6 +226,10 @@ type Call struct {
 	Errcode int               // the errcode answered (or that would have been, under a fault)
 	Applied bool              // the call changed balances or orders
 	Fault   *Fault            // the fault injected into it, if any
+	// Landed reports that a request held by an ApplyAfter fault was
+	// processed after its caller was answered; Errcode and Applied are then
+	// what it met when it landed.
+	Landed bool
 }
 
 // player is a Player and the state of its session.
@@ -252,6 +256,7 @@ type Server struct {
 	stableToken string
 	tokenSeq    int
 	faults      []*faultSlot
+	late        map[*time.Timer]bool // requests held by ApplyAfter, not landed yet
 	calls       []Call
 	push        pushState // pushes sent (push.go)
 }
@@ -291,11 +296,13 @@ func NewServer(cfg Config) *Server {
 	return s
 }
 
-// Close shuts a listening server down. It is a no-op for one made by New.
+// Close shuts a listening server down and drops the requests an ApplyAfter
+// fault still holds. For one made by New it only drops those.
 func (s *Server) Close() {
 	if s.srv != nil {
 		s.srv.Close()
 	}
+	s.dropLate()
 }
 
 // HTTPServer is the underlying httptest.Server (nil for one made by New).
@@ -542,19 +549,24 @@ func (s *Server) handle(r *http.Request) result {
 	call := Call{API: ep.api, Version: ep.version, Env: ep.env}
 	f := s.takeFault(ep.api)
 	call.Fault = f
+	query := r.URL.Query()
+	process := func() outcome {
+		if ep.version == midas.V2 {
+			return s.processV2(ep.api, query, body)
+		}
+		return s.processV1(ep.env, ep.api, query.Get("access_token"), body)
+	}
 	var res result
-	if f != nil && !f.Applied && f.replacesAnswer() {
+	if f != nil && (f.ApplyAfter > 0 || !f.Applied && f.replacesAnswer()) {
 		call.Params = looseParams(body)
 		if ep.version == midas.V2 && call.Params["env"] == "1" {
 			call.Env = midas.Sandbox
 		}
-	} else {
-		var o outcome
-		if ep.version == midas.V2 {
-			o = s.processV2(ep.api, r.URL.Query(), body)
-		} else {
-			o = s.processV1(ep.env, ep.api, r.URL.Query().Get("access_token"), body)
+		if f.ApplyAfter > 0 {
+			s.applyLater(f, len(s.calls), process)
 		}
+	} else {
+		o := process()
 		res, call.Env, call.Params, call.Errcode, call.Applied = o.res, o.env, o.params, o.errcode, o.applied
 	}
 	if f != nil {
