@@ -2,9 +2,13 @@ package push_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -165,4 +169,220 @@ func (r *recordingDeduper) Done(_ context.Context, key string) error {
 func (r *recordingDeduper) Release(_ context.Context, key string) error {
 	r.add("release " + key)
 	return nil
+}
+
+// testClock is a settable clock for the Deduper's leases and TTLs.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock() *testClock { return &testClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// beginResult is what Begin answered, for compact assertions.
+func beginResult(t *testing.T, d push.Deduper, ctx context.Context, key string) string {
+	t.Helper()
+	done, err := d.Begin(ctx, key)
+	switch {
+	case errors.Is(err, push.ErrInProgress):
+		return "in progress"
+	case err != nil:
+		t.Fatalf("Begin(%q): %v", key, err)
+	case done:
+		return "done"
+	}
+	return "claimed"
+}
+
+// cancelled is a context that has already ended: Begin on a held claim
+// returns at once instead of waiting.
+func cancelled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// With both AppKeys and a Deduper, a sandbox order does not make the
+// production push of the same OutTradeNo answer success undelivered: keys
+// are scoped by Env. Item and coin orders with one OutTradeNo are apart too,
+// and refunds are keyed on their RefundId.
+func TestDeduperKeysAreScoped(t *testing.T) {
+	var c counters
+	d := push.NewMemoryDeduper()
+	s := newSender(t, false, c.handlers(), push.WithDeduper(d))
+	requireSuccess(t, s.post(signed(push.EventGamePayGoodsDeliver, itemPayload("X", midas.Sandbox), testSandboxKey)))
+	requireSuccess(t, s.post(signed(push.EventGamePayGoodsDeliver, itemPayload("X", midas.Production), testAppKey)))
+	requireSuccess(t, s.post(signed(push.EventGamePayGoodsDeliver, itemPayload("X", midas.Production), testAppKey)))
+	require.Len(t, c.items, 2, "the production order X was not delivered")
+	require.Equal(t, midas.Sandbox, c.items[0].Env)
+	require.Equal(t, midas.Production, c.items[1].Env)
+	require.True(t, d.Delivered("item:0:X"))
+	require.True(t, d.Delivered("item:1:X"))
+
+	coin := `{"OpenId":"o1","OutTradeNo":"X","Env":0,"CoinInfo":{"ZoneId":"1","ActualPrice":100,"BuyQuantity":10,"OrigPrice":100}}`
+	requireSuccess(t, s.post(signed(push.EventCoinDeliverCompleted, coin, testAppKey)))
+	requireSuccess(t, s.post(signed(push.EventCoinDeliverCompleted, coin, testAppKey)))
+	require.Len(t, c.coins, 1)
+	require.True(t, d.Delivered("coin:0:X"))
+
+	refund := func(id string) string {
+		return `{"RefundId":"` + id + `","RefundAmount":100,"RefundSource":3,"Env":0,"OutTradeNo":"X"}`
+	}
+	requireSuccess(t, s.post(signed(push.EventPayRefundSucc, refund("R1"), testAppKey)))
+	requireSuccess(t, s.post(signed(push.EventPayRefundSucc, refund("R1"), testAppKey)))
+	requireSuccess(t, s.post(signed(push.EventPayRefundSucc, refund("R2"), testAppKey))) // a second partial refund
+	require.Len(t, c.refund, 2)
+	require.True(t, d.Delivered("refund:0:R1"))
+	// Without a RefundId a refund cannot be told from another: not deduplicated.
+	requireSuccess(t, s.post(signed(push.EventPayRefundSucc, refund(""), testAppKey)))
+	requireSuccess(t, s.post(signed(push.EventPayRefundSucc, refund(""), testAppKey)))
+	require.Len(t, c.refund, 4)
+	require.Len(t, c.items, 2)
+}
+
+func TestDedupKeyFormat(t *testing.T) {
+	require.Equal(t, "item:0:GO123", push.ItemKey(midas.Production, "GO123"))
+	require.Equal(t, "item:1:GO123", push.ItemKey(midas.Sandbox, "GO123"))
+	require.Equal(t, "coin:0:_C1", push.CoinKey(midas.Production, "_C1"))
+	require.Equal(t, "refund:1:R-9", push.RefundKey(midas.Sandbox, "R-9"))
+	id64 := strings.Repeat("a", 64)
+	require.Equal(t, "item:0:"+id64, push.ItemKey(midas.Production, id64))
+	// Longer ids, and ids that could pose as a hash, are hashed.
+	long := push.RefundKey(midas.Sandbox, id64+"b")
+	sum := sha256.Sum256([]byte(id64 + "b"))
+	require.Equal(t, "refund:1:~"+hex.EncodeToString(sum[:]), long)
+	require.Len(t, long, 74) // the longest key the handler builds
+	require.LessOrEqual(t, len(long), push.MaxKeyLen)
+	require.NotEqual(t, push.ItemKey(midas.Production, "~x"), "item:0:~x")
+	require.NotEqual(t, push.ItemKey(midas.Production, id64+"b"), push.ItemKey(midas.Production, id64+"c"))
+}
+
+// Two handler instances sharing one Deduper deliver every order once,
+// whichever instance each copy of its push reaches, concurrently.
+func TestTwoHandlersShareOneDeduper(t *testing.T) {
+	var c counters
+	d := push.NewMemoryDeduper()
+	senders := []sender{
+		newSender(t, false, c.handlers(), push.WithDeduper(d)),
+		newSender(t, true, c.handlers(), push.WithDeduper(d)),
+	}
+	const orders = 40
+	var wg sync.WaitGroup
+	failures := make(chan string, orders*4)
+	for i := 0; i < orders; i++ {
+		body := signed(push.EventGamePayGoodsDeliver, itemPayload(fmt.Sprintf("SHARED-%d", i), midas.Production), testAppKey)
+		for copy := 0; copy < 1+i%4; copy++ {
+			wg.Add(1)
+			go func(s sender) {
+				defer wg.Done()
+				if rec := s.post(body); rec.Code != http.StatusOK {
+					failures <- rec.Body.String()
+				}
+			}(senders[(i+copy)%2])
+		}
+	}
+	wg.Wait()
+	close(failures)
+	for f := range failures {
+		t.Errorf("a copy was answered %s", f)
+	}
+	seen := map[string]int{}
+	for _, it := range c.items {
+		seen[it.OutTradeNo]++
+	}
+	require.Len(t, seen, orders)
+	for no, n := range seen {
+		require.Equal(t, 1, n, no)
+	}
+}
+
+// A claim is a lease: a hung holder blocks its key for one lease, then the
+// next Begin takes it over.
+func TestMemoryDeduperLease(t *testing.T) {
+	clk := newTestClock()
+	d, err := push.NewMemoryDeduperWith(push.WithClock(clk.Now), push.WithLease(time.Minute))
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.Equal(t, "claimed", beginResult(t, d, ctx, "k"))
+	clk.Advance(time.Minute - time.Nanosecond)
+	require.Equal(t, "in progress", beginResult(t, d, cancelled(), "k"))
+	clk.Advance(time.Nanosecond)
+	require.Equal(t, "claimed", beginResult(t, d, cancelled(), "k"))
+	require.Equal(t, "in progress", beginResult(t, d, cancelled(), "k"))
+	require.NoError(t, d.Done(ctx, "k"))
+	require.Equal(t, "done", beginResult(t, d, ctx, "k"))
+}
+
+// A caller waiting on a claim whose holder hangs gets it when the lease ends.
+func TestMemoryDeduperWaiterTakesExpiredLease(t *testing.T) {
+	d, err := push.NewMemoryDeduperWith(push.WithLease(20 * time.Millisecond))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.Equal(t, "claimed", beginResult(t, d, ctx, "k"))
+	require.Equal(t, "claimed", beginResult(t, d, ctx, "k")) // waited for the lease, not for ctx
+	require.NoError(t, ctx.Err())
+}
+
+// A done key is remembered for the TTL, then forgotten; expired keys are
+// purged, so memory holds about one TTL of keys.
+func TestMemoryDeduperTTLAndPurge(t *testing.T) {
+	clk := newTestClock()
+	d, err := push.NewMemoryDeduperWith(push.WithClock(clk.Now))
+	require.NoError(t, err)
+	ctx := context.Background()
+	for i := 0; i < 1000; i++ {
+		key := fmt.Sprint("old-", i)
+		require.Equal(t, "claimed", beginResult(t, d, ctx, key))
+		require.NoError(t, d.Done(ctx, key))
+	}
+	require.Equal(t, "claimed", beginResult(t, d, ctx, "hung")) // never done nor released
+	require.Equal(t, 1001, d.Len())
+
+	clk.Advance(push.DefaultDoneTTL - time.Nanosecond)
+	require.Equal(t, "done", beginResult(t, d, ctx, "old-1"))
+	require.True(t, d.Delivered("old-1"))
+	clk.Advance(time.Nanosecond)
+	require.False(t, d.Delivered("old-1"))
+	require.Equal(t, "claimed", beginResult(t, d, ctx, "old-1")) // forgotten: a new delivery
+	// Begin sweeps once a minute: then only the unexpired keys are left.
+	clk.Advance(time.Minute)
+	require.Equal(t, "claimed", beginResult(t, d, ctx, "new"))
+	require.Equal(t, 1, d.Len(), "expired keys not purged")
+	// Purge sweeps at once.
+	clk.Advance(push.DefaultLease)
+	d.Purge()
+	require.Zero(t, d.Len())
+}
+
+func TestDeduperOptionErrors(t *testing.T) {
+	for name, opt := range map[string]push.DeduperOption{
+		"zero lease":   push.WithLease(0),
+		"short TTL":    push.WithDoneTTL(time.Hour),
+		"nil clock":    push.WithClock(nil),
+		"lease vs TTL": push.WithLease(push.DefaultDoneTTL),
+		"table":        push.WithTable("dedup"),
+		"bad table":    push.WithTable("a;drop"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := push.NewMemoryDeduperWith(opt)
+			require.Error(t, err)
+		})
+	}
+	_, err := push.NewMemoryDeduperWith(push.WithLease(time.Second), push.WithDoneTTL(push.MinDoneTTL), nil)
+	require.NoError(t, err)
+	_, err = push.NewSQLDeduper(nil, push.SQLite)
+	require.Error(t, err)
 }

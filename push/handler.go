@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -19,6 +20,11 @@ const (
 	// DefaultMaxBodyBytes bounds the body read from a push. Real pushes are
 	// about a kilobyte.
 	DefaultMaxBodyBytes = 64 << 10
+	// DefaultBodyTimeout bounds reading a push's body, counted from when the
+	// handler is called: a sender slower than that is answered 408 and its
+	// connection closed, whatever the http.Server's timeouts. A real push is
+	// one small write, read at once.
+	DefaultBodyTimeout = 2 * time.Second
 	// DefaultHandlerTimeout is how long after a request arrived its
 	// handler's context ends: under WeChat's 3-second limit, leaving time to
 	// answer.
@@ -52,6 +58,7 @@ type settings struct {
 	deduper Deduper
 	maxBody int64
 	timeout time.Duration
+	bodyTTL time.Duration
 	err     error
 }
 
@@ -60,8 +67,11 @@ type settings struct {
 // log line holds the Token, a key or a decrypted body.
 func WithLogger(l *slog.Logger) Option { return func(s *settings) { s.logger = l } }
 
-// WithDeduper makes item delivery exactly-once keyed on OutTradeNo through d
-// (see [Deduper]). Coin and refund events do not go through it.
+// WithDeduper runs each handler once per push through d (see [Deduper]):
+// item deliveries keyed on Env and OutTradeNo ([ItemKey]), coin top-ups on
+// Env and their OutTradeNo ([CoinKey]), refunds on Env and RefundId
+// ([RefundKey]; a refund push without a RefundId is not deduplicated). Use a
+// shared store ([SQLDeduper]) when several instances receive pushes.
 func WithDeduper(d Deduper) Option { return func(s *settings) { s.deduper = d } }
 
 // WithMaxBodyBytes sets the largest body read; a larger one is rejected with
@@ -73,6 +83,22 @@ func WithMaxBodyBytes(n int64) Option {
 			return
 		}
 		s.maxBody = n
+	}
+}
+
+// WithBodyTimeout sets how long after the handler is called the body must
+// have been read; a slower sender is answered 408 with Connection: close and
+// cut off. d must be positive; the default is [DefaultBodyTimeout]. The
+// bound is set with [http.ResponseController.SetReadDeadline]; a
+// ResponseWriter that does not support it (a wrapper without Unwrap, a
+// recorder) leaves the body read bounded only by the server's ReadTimeout.
+func WithBodyTimeout(d time.Duration) Option {
+	return func(s *settings) {
+		if d <= 0 {
+			s.err = errors.New("push: WithBodyTimeout needs a positive duration")
+			return
+		}
+		s.bodyTTL = d
 	}
 }
 
@@ -105,7 +131,7 @@ func NewHandler(cfg Config, h Handlers, opts ...Option) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := settings{maxBody: DefaultMaxBodyBytes, timeout: DefaultHandlerTimeout}
+	s := settings{maxBody: DefaultMaxBodyBytes, timeout: DefaultHandlerTimeout, bodyTTL: DefaultBodyTimeout}
 	for _, o := range opts {
 		if o != nil {
 			o(&s)
@@ -138,6 +164,7 @@ var (
 	ansForbidden  = answer{http.StatusForbidden, 40300, "forbidden"}
 	ansMethod     = answer{http.StatusMethodNotAllowed, 40500, "method not allowed"}
 	ansTooLarge   = answer{http.StatusRequestEntityTooLarge, 41300, "request body too large"}
+	ansTimeout    = answer{http.StatusRequestTimeout, 40800, "request timeout"}
 	ansInternal   = answer{http.StatusInternalServerError, 99999, "internal error"}
 )
 
@@ -157,9 +184,15 @@ type rejection struct {
 	ans    answer
 	reason string
 	err    error // optional detail; never holds a secret
+	unread bool  // the body was not read to its end
 }
 
 func reject(a answer, reason string) *rejection { return &rejection{ans: a, reason: reason} }
+
+// unread is a rejection that leaves (part of) the body unread.
+func unread(a answer, reason string) *rejection {
+	return &rejection{ans: a, reason: reason, unread: true}
+}
 
 func (x *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -171,13 +204,29 @@ func (x *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.Header().Set("Allow", "GET, POST")
 		x.rejected(r, nil, reject(ansMethod, "method not allowed"))
+		refuseBody(w, r)
 		ansMethod.write(w)
 	}
+}
+
+// refuseBody makes sure a body the handler did not read is never read: the
+// answer closes the connection, and a read deadline already passed stops
+// net/http from draining up to 256 KiB of it after the handler returns (a
+// sender trickling it would hold the connection open meanwhile).
+func refuseBody(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength == 0 { // no body (or one already read to its end)
+		return
+	}
+	if r.ProtoMajor == 1 { // HTTP/2 has no Connection header; the deadline ends the stream's read
+		w.Header().Set("Connection", "close")
+	}
+	http.NewResponseController(w).SetReadDeadline(time.Now()) // unsupported: nothing more to do
 }
 
 // serveCheck answers the URL check of MP: echostr back when the signature
 // matches.
 func (x *handler) serveCheck(w http.ResponseWriter, r *http.Request) {
+	refuseBody(w, r) // a URL check has no body to read
 	q := r.URL.Query()
 	if !x.urlSigOK(q.Get("signature"), q.Get("timestamp"), q.Get("nonce")) {
 		x.rejected(r, nil, reject(ansForbidden, "URL check: bad signature"))
@@ -214,9 +263,12 @@ type verified struct {
 }
 
 func (x *handler) servePush(w http.ResponseWriter, r *http.Request, start time.Time) {
-	v, rej := x.verify(w, r)
+	v, rej := x.verify(w, r, start)
 	if rej != nil {
 		x.rejected(r, v, rej)
+		if rej.unread {
+			refuseBody(w, r)
+		}
 		rej.ans.write(w)
 		return
 	}
@@ -235,30 +287,47 @@ func (x *handler) servePush(w http.ResponseWriter, r *http.Request, start time.T
 	x.dispatch(ctx, v).write(w)
 }
 
-func (x *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *rejection) {
-	if r.Body == nil {
+// readBody reads the body under its own deadline, start + the body timeout.
+func (x *handler) readBody(w http.ResponseWriter, r *http.Request, start time.Time) ([]byte, *rejection) {
+	if r.Body == nil || r.Body == http.NoBody {
 		return nil, reject(ansBadRequest, "empty body")
 	}
+	rc := http.NewResponseController(w)
+	bounded := rc.SetReadDeadline(start.Add(x.bodyTTL)) == nil
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, x.maxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, reject(ansTooLarge, "body over the size limit")
+		var netErr net.Error
+		switch {
+		case errors.As(err, &tooBig):
+			return nil, unread(ansTooLarge, "body over the size limit")
+		case errors.As(err, &netErr) && netErr.Timeout():
+			return nil, unread(ansTimeout, "body not received within the body timeout")
 		}
-		return nil, reject(ansBadRequest, "reading body failed")
+		return nil, unread(ansBadRequest, "reading body failed")
+	}
+	if bounded {
+		// Read in full: lift the deadline, or net/http's background read
+		// of the idle connection would hit it and cancel the request's
+		// context while the handler runs. The server sets its own
+		// deadlines again for the next request.
+		rc.SetReadDeadline(time.Time{})
 	}
 	return body, nil
 }
 
 // verify runs every check of a POST: URL signature, body size, secure mode,
 // envelope, PayEventSig, strict payload. Only its result is trusted.
-func (x *handler) verify(w http.ResponseWriter, r *http.Request) (*verified, *rejection) {
+func (x *handler) verify(w http.ResponseWriter, r *http.Request, start time.Time) (*verified, *rejection) {
 	q := r.URL.Query()
 	timestamp, nonce := q.Get("timestamp"), q.Get("nonce")
 	if !x.urlSigOK(q.Get("signature"), timestamp, nonce) {
-		return nil, reject(ansForbidden, "bad URL signature")
+		return nil, unread(ansForbidden, "bad URL signature")
 	}
-	body, rej := x.readBody(w, r)
+	if r.ContentLength > x.maxBody { // declared too large: no need to read it
+		return nil, unread(ansTooLarge, "body over the size limit")
+	}
+	body, rej := x.readBody(w, r, start)
 	if rej != nil {
 		return nil, rej
 	}
