@@ -12,8 +12,12 @@
 //
 // A POST is a push. In order:
 //
-//  1. the URL signature is checked against Config.Token;
-//  2. the body is read, at most 64 KiB by default (see [WithMaxBodyBytes]);
+//  1. the URL signature is checked against Config.Token; a request that
+//     fails (or any other method) is answered at once with Connection:
+//     close, and its body is never read;
+//  2. the body is read, at most 64 KiB by default (see [WithMaxBodyBytes]),
+//     within 2 s of the handler being called by default (see
+//     [WithBodyTimeout]);
 //  3. secure mode (Config.EncodingAESKey set): msg_signature (hex SHA1 of the
 //     sorted Token, timestamp, nonce and Encrypt) is checked, Encrypt is
 //     decrypted (AES-256-CBC) and its trailing appid must equal Config.AppID;
@@ -50,6 +54,7 @@
 //	HTTP 400  {"ErrCode":40000,"ErrMsg":"bad request"}  malformed query, body, envelope or payload
 //	HTTP 403  {"ErrCode":40300,"ErrMsg":"forbidden"}    bad or missing signature, wrong appid, no AppKey for the env
 //	HTTP 405  {"ErrCode":40500,...}                     neither GET nor POST
+//	HTTP 408  {"ErrCode":40800,...}                     body not received within the body timeout
 //	HTTP 413  {"ErrCode":41300,...}                     body over the limit
 //	HTTP 500  {"ErrCode":99999,"ErrMsg":"internal error"} handler error or panic, Deduper error
 //
@@ -68,20 +73,35 @@
 // keyed on OutTradeNo keeps that harmless. Do slow work after answering (put
 // the delivery in your own queue and return nil once it is durably queued).
 //
-// # Exactly once, keyed on OutTradeNo
+// # Exactly once, keyed on Env and OutTradeNo
 //
 // WeChat retries a push until it gets a success answer (15 retries over about
-// 24 h for items), and may repeat one that already succeeded. Timestamps and
-// nonces are not checked for age or reuse: WeChat's own retries are replays.
-// Replaying a correctly signed push is harmless only because delivery is keyed
-// on OutTradeNo: grant an order's items once, and answer every repeat of it
-// with success as the first time. Do that in your handler (record OutTradeNo
-// in the same transaction that grants the items, see the [ItemDelivery]
-// example), or give a [Deduper] backed by your store with [WithDeduper]: the
-// handler is then called at most once at a time per OutTradeNo, not again
-// after it succeeded, and again after it failed; its key is the OutTradeNo
-// itself. [NewMemoryDeduper] is an
-// in-process Deduper for tests and single-process servers.
+// 24 h for items, 13 over about 12 h for the other events), and may repeat
+// one that already succeeded. Timestamps and nonces are not checked for age
+// or reuse: WeChat's own retries are replays. Replaying a correctly signed
+// push is harmless only because delivery is keyed on the order: grant an
+// order's items once, and answer every repeat of it with success as the
+// first time. WeChat scopes OutTradeNo per environment, so the key is (Env,
+// OutTradeNo): a sandbox order and a production order may share an
+// OutTradeNo.
+//
+// Do that in your handler (record Env and OutTradeNo in the same
+// transaction that grants the items, see the [ItemDelivery] example), or
+// give a [Deduper] with [WithDeduper]: each handler is then called at most
+// once at a time per key, not again after it succeeded, and again after it
+// failed (see [Handlers] for the repeats it can still see). Keys are built by
+// [ItemKey] ("item:" Env ":" OutTradeNo), [CoinKey] ("coin:" Env ":"
+// OutTradeNo) and [RefundKey] ("refund:" Env ":" RefundId), at most
+// [MaxKeyLen] bytes, so no two events share one.
+//
+// With several server instances (behind a load balancer, or old and new
+// during a deploy) the Deduper must be shared: [SQLDeduper] keeps claims and
+// done keys in a table of your PostgreSQL, MySQL/MariaDB or SQLite database
+// through database/sql. [MemoryDeduper] is an in-process Deduper for tests
+// and single-process servers. Both hold a claim as a lease
+// ([DefaultLease]), so a crashed or hung delivery blocks its key for one
+// lease only, and forget a done key after [DefaultDoneTTL], twice WeChat's
+// retry window.
 //
 // Coin top-up events are only a hint to refresh a balance; never grant items
 // from a coin order's OutTradeNo.
@@ -89,4 +109,31 @@
 // Sandbox pushes are signed with the sandbox AppKey and carry Env
 // [midas.Sandbox]; leave Config.SandboxAppKey empty on a production server to
 // reject them, or check the Env of each delivery.
+//
+// # Server timeouts
+//
+// The handler bounds what it controls: a request it rejects from the query
+// or method is answered at once and its connection closed without reading
+// the body, and a body must arrive within the body timeout ([WithBodyTimeout],
+// default [DefaultBodyTimeout]) or the sender gets 408 and is cut off. The
+// rest is the http.Server's to bound; net/http's defaults are no timeout at
+// all, so set them:
+//
+//	srv := &http.Server{
+//		Addr:    ":8080",
+//		Handler: mux, // mux.Handle("/wechat/push", h)
+//		// Headers arrive in one piece from WeChat; a slow one is an attack.
+//		ReadHeaderTimeout: 5 * time.Second,
+//		// The whole request; the handler cuts the body off sooner.
+//		ReadTimeout: 10 * time.Second,
+//		// WeChat gives up after 3 s; this frees the goroutine of a
+//		// handler that ignores its context or a client that does not read.
+//		WriteTimeout: 10 * time.Second,
+//		// Idle keep-alive connections are closed after this.
+//		IdleTimeout: 60 * time.Second,
+//	}
+//
+// The body timeout is counted from when the handler is called, so it holds
+// whatever ReadTimeout is; ReadHeaderTimeout is the only bound on the time
+// before that, and IdleTimeout the only bound on an idle connection.
 package push

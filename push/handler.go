@@ -40,13 +40,32 @@ const (
 // nil once the event is durably handled; an error (or a panic) is answered
 // with a failure, and WeChat retries the push later. ctx ends before
 // WeChat's 3-second limit (see [WithHandlerTimeout]).
+//
+// WeChat repeats a push until it is answered with success, and may repeat
+// one that was. Without a Deduper a handler sees every repeat, concurrent
+// ones included. With [WithDeduper] it runs at most once at a time per key
+// and is not called again after it returned nil, except when: the process
+// died between its return and Deduper.Done, Done failed, it ran longer than
+// the Deduper's lease, or the repeat came after the done key expired (a
+// TTL longer than WeChat's retry window). After an error or panic it is
+// called again by the next repeat.
 type Handlers struct {
-	// ItemDelivered delivers a purchased item. It must be idempotent on
-	// OutTradeNo unless a Deduper is given (see [ItemDelivery]).
+	// ItemDelivered delivers a purchased item. Keyed on Env and OutTradeNo
+	// ([ItemKey]). Without a Deduper it sees every repeat of an order and
+	// must be idempotent on (Env, OutTradeNo) (see [ItemDelivery]); with
+	// one, only the repeats listed above, so make it idempotent anyway
+	// where a double grant costs money.
 	ItemDelivered func(context.Context, *ItemDelivery) error
-	// CoinsDelivered learns of a coin top-up.
+	// CoinsDelivered learns of a coin top-up. Keyed on Env and the top-up's
+	// OutTradeNo ([CoinKey]); it sees repeats as ItemDelivered does.
+	// Refreshing a balance is harmless to repeat; anything else must be
+	// idempotent on (Env, OutTradeNo).
 	CoinsDelivered func(context.Context, *CoinDelivery) error
-	// Refunded learns of a completed refund.
+	// Refunded learns of a completed refund. Keyed on Env and RefundId
+	// ([RefundKey]); it sees repeats as ItemDelivered does, and every repeat
+	// of a refund push that has no RefundId (those are not deduplicated).
+	// Record refunds idempotently on (Env, RefundID), or on (Env,
+	// OutTradeNo) when RefundID is empty.
 	Refunded func(context.Context, *Refund) error
 }
 
