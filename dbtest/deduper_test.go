@@ -254,7 +254,10 @@ func TestSQLDeduperConcurrentClaims(t *testing.T) {
 				d := ds[g%2]
 				<-start
 				for i := 0; i < keys; i++ {
-					k := (i + g) % keys // every goroutine in its own order
+					k := i // half the goroutines in one order, half in the other
+					if g%4 >= 2 {
+						k = keys - 1 - i
+					}
 					key := push.ItemKey(midas.Production, fmt.Sprintf("RACE-%d", k))
 					for attempt := 0; ; attempt++ {
 						done, err := d.Begin(ctx, key)
@@ -305,9 +308,9 @@ func TestSQLDeduperConcurrentClaims(t *testing.T) {
 }
 
 // The push handler on an SQLDeduper shared by two instances on separate
-// pools: each order is delivered once whichever instance gets its pushes, and
-// a sandbox order does not hide the production order with the same
-// OutTradeNo.
+// pools: each order is delivered once whichever instance gets its pushes,
+// concurrent copies included, and a sandbox order does not hide the
+// production order with the same OutTradeNo.
 func TestSQLDeduperBehindTwoHandlers(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, db database, driver, dsn string) {
 		var mu sync.Mutex
@@ -337,6 +340,41 @@ func TestSQLDeduperBehindTwoHandlers(t *testing.T) {
 		want := map[string]int{"0/X": 1, "1/X": 1, "0/Y": 1, "1/Y": 1}
 		if fmt.Sprint(delivered) != fmt.Sprint(want) {
 			t.Fatalf("delivered %v, want %v", delivered, want)
+		}
+
+		// Concurrent copies: one claims, the others are answered with a
+		// failure while it runs and retried, as WeChat does, until success.
+		const orders, copies = 30, 3
+		var wg sync.WaitGroup
+		errs := make(chan string, orders*copies)
+		for o := 0; o < orders; o++ {
+			for c := 0; c < copies; c++ {
+				wg.Add(1)
+				go func(s *sender, no string) {
+					defer wg.Done()
+					for try := 0; ; try++ {
+						code, body := s.item(t, midas.Production, no)
+						if code == 200 {
+							return
+						}
+						if try == 100 {
+							errs <- fmt.Sprintf("%s still answered %d %s", no, code, body)
+							return
+						}
+						time.Sleep(10 * time.Millisecond)
+					}
+				}(senders[(o+c)%2], fmt.Sprint("C-", o))
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Error(e)
+		}
+		for o := 0; o < orders; o++ {
+			if n := delivered[fmt.Sprint("0/C-", o)]; n != 1 {
+				t.Errorf("order C-%d delivered %d times", o, n)
+			}
 		}
 	})
 }

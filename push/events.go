@@ -46,18 +46,19 @@ const (
 )
 
 // ItemDelivery is a verified item purchase to deliver: grant Quantity of
-// ProductID to OpenID in ZoneID, once per OutTradeNo.
+// ProductID to OpenID in ZoneID, once per order. An order is identified by
+// Env and OutTradeNo together: WeChat scopes OutTradeNo per environment.
 //
 // WeChat repeats a push until it is answered with success, and may repeat it
-// after that, so a handler must be idempotent on OutTradeNo: if the order was
-// already delivered, return nil without granting again. Record OutTradeNo in
-// the same transaction that grants the items (a unique key makes the repeat
-// fail cleanly), or use [WithDeduper]. Check Env: a sandbox order
-// ([midas.Sandbox]) was not paid with real money.
+// after that, so a handler must be idempotent on (Env, OutTradeNo): if the
+// order was already delivered, return nil without granting again. Record the
+// order in the same transaction that grants the items (a unique key on Env
+// and OutTradeNo makes the repeat fail cleanly), or use [WithDeduper]. Check
+// Env: a sandbox order ([midas.Sandbox]) was not paid with real money.
 //
 //	func deliver(ctx context.Context, d *push.ItemDelivery) error {
 //		return db.InTx(ctx, func(tx Tx) error {
-//			inserted, err := tx.InsertOrderOnce(d.OutTradeNo) // unique key
+//			inserted, err := tx.InsertOrderOnce(d.Env, d.OutTradeNo) // unique key
 //			if err != nil || !inserted {
 //				return err // nil when already delivered
 //			}
@@ -67,7 +68,7 @@ const (
 type ItemDelivery struct {
 	Event       string    // EventGamePayGoodsDeliver, EventH5GoodsDeliver or EventDeliverH5PayProducts
 	OpenID      string    // buyer
-	OutTradeNo  string    // the order's outTradeNo: the key of exactly-once delivery
+	OutTradeNo  string    // the order's outTradeNo: with Env, the key of exactly-once delivery
 	Env         midas.Env // midas.Production or midas.Sandbox
 	ProductID   string    // GoodsInfo.ProductId
 	Quantity    int64     // GoodsInfo.Quantity

@@ -3,20 +3,24 @@ package push_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"sync"
+	"time"
 
 	"github.com/gomidas/midas"
 	"github.com/gomidas/midas/push"
 )
 
-// A handler that delivers each order once, keyed on OutTradeNo: WeChat's
-// retry of a push it already delivered is answered with success and grants
-// nothing. The map stands for your database; there, record OutTradeNo under a
+// A handler that delivers each order once, keyed on OutTradeNo (this demo
+// takes sandbox orders only; in general the key is Env and OutTradeNo):
+// WeChat's retry of a push it already delivered is answered with success and
+// grants nothing. The map stands for your database; there, record OutTradeNo under a
 // unique key in the transaction that grants the items.
 func ExampleNewHandler() {
 	var (
@@ -67,3 +71,40 @@ func ExampleNewHandler() {
 	// 200 {"ErrCode":0,"ErrMsg":"Success"}
 	// gems: 60
 }
+
+// Several server instances share one SQLDeduper in their database, so a push
+// and its repeats are delivered once whichever instance receives them. The
+// driver is the caller's (here pgx's database/sql adapter, imported as
+// _ "github.com/jackc/pgx/v5/stdlib"); push itself imports none.
+func ExampleNewSQLDeduper() {
+	ctx := context.Background()
+	db, err := sql.Open("pgx", "postgres://game@127.0.0.1:5432/game")
+	if err != nil {
+		log.Fatal(err)
+	}
+	dedup, err := push.NewSQLDeduper(db, push.PostgreSQL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := dedup.CreateTable(ctx); err != nil { // or apply dedup.Schema() in your migrations
+		log.Fatal(err)
+	}
+	go func() { // forget done keys past their TTL
+		for range time.Tick(time.Hour) {
+			if _, err := dedup.Purge(ctx); err != nil {
+				log.Print(err)
+			}
+		}
+	}()
+	cfg := push.Config{Token: "my-push-token", AppID: "wx1234567890abcdef", AppKey: "prod-key", SandboxAppKey: "sandbox-key"}
+	h, err := push.NewHandler(cfg, push.Handlers{ItemDelivered: deliverItem}, push.WithDeduper(dedup))
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{Addr: ":8080", Handler: h, ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
+	log.Fatal(srv.ListenAndServe())
+}
+
+// deliverItem stands for a game's delivery: grant the items in its database.
+func deliverItem(context.Context, *push.ItemDelivery) error { return nil }
