@@ -44,9 +44,17 @@
 // outcome stays unclear, the error is an *OutcomeUnknownError: it matches
 // ErrOutcomeUnknown and no other sentinel, so check it first. Settle it with
 // SettlePay (SettlePresent, SettleCancelPay), which end on the first clear
-// answer, or refund it. errcode 90012 on a first attempt (ErrOrderExists)
-// means the bill_no was used before. An attempt that never reached the server
-// (ErrNotSent) is not unclear. Redirects are never followed.
+// answer or after WithSettleMaxAttempts; never resolve it by refunding, since
+// an attempt held inside WeChat can land after the refund found nothing. For
+// the same reason a settle's refusal (90013) is final only from a settle
+// begun LateLandingWindow after the unknown call; a success is final at
+// once. errcode 90012 on a first attempt (ErrOrderExists) means the bill_no
+// was applied before: the coins moved then. An attempt that never reached
+// the server (ErrNotSent) is not unclear. Redirects are never followed.
+//
+// An answer that lacks a field its response promises (a balance, pay_state)
+// is ErrMalformedResponse, never a zero. A balance the answer did not carry
+// (after AlreadyProcessed; 1.0 cancelpay) has BalanceKnown false.
 //
 // On errcode 40001, 40014 or 42001 a TokenSource that is a TokenInvalidator,
 // such as NewStableTokenSource, is told, and the call is signed again with a
@@ -63,8 +71,14 @@
 // # Secrets
 //
 // The AppKey, AppSecret, session keys and access tokens never appear in an
-// error, and Config, Client, the request types and the token sources mask them
-// when printed with fmt or logged with log/slog (WithLogger logs attempts).
+// error or in WithLogger's lines. Config, Client, the request types and the
+// token sources mask them through their own Format, LogValue and MarshalJSON
+// methods, so fmt (every verb), log/slog and encoding/json never show them
+// for the value itself or a pointer to it, alone or inside an exported field,
+// slice, map or interface. Not guaranteed: an unexported field of your own
+// struct holding one. fmt prints such a field by reflection without calling
+// its methods, so %v of it shows the secrets; give that struct its own
+// String or Format, or log its parts.
 //
 // # Testing
 //

@@ -7,11 +7,15 @@ import (
 	"go/doc"
 	"go/parser"
 	gotoken "go/token"
+	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/gomidas/midas"
 )
 
 // TestEveryExportedIdentifierIsDocumented fails on an exported identifier
@@ -209,5 +213,30 @@ type I interface {
 	want := []string{"p.Bare", "p.Bare.String", "p.Documented.D", "p.G", "p.I.M", "p.V", "p.W"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("undocumented = %v, want %v", got, want)
+	}
+}
+
+// An unknown outcome is settled, never refunded: no doc, message or example
+// may send users to CancelPay to resolve one (the refund can find nothing
+// while the pay is still on its way, and then the pay lands).
+func TestDocsNeverAdviseRefundingAnUnknownOutcome(t *testing.T) {
+	advice := []string{"or refund it", "or refund a pay", "refund a pay with", "then means it never happened", "cancelpay; 90000"}
+	for _, path := range []string{"README.md", "doc.go", "pay.go", "present.go", "cancel.go", "errors.go",
+		"cmd/midas/main.go", "examples/httpmock/shop.go", "examples/quickstart/main.go"} {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.ToLower(strings.Join(strings.Fields(string(data)), " "))
+		text = strings.ReplaceAll(text, "// ", "")
+		for _, a := range advice {
+			if i := strings.Index(text, a); i >= 0 {
+				t.Errorf("%s advises refunding an unknown outcome: %q", path, text[max(0, i-80):min(len(text), i+80)])
+			}
+		}
+	}
+	msg := (&midas.OutcomeUnknownError{API: midas.APIPay, BillNo: "b1", Attempts: 3, Err: io.ErrUnexpectedEOF}).Error()
+	if !strings.Contains(msg, "never with a refund") {
+		t.Errorf("the error does not say never to refund: %s", msg)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Sentinels for the documented errcodes. An *APIError matches the sentinel of
@@ -39,7 +40,8 @@ var (
 	// its answer lost (timeout, dropped connection, 5xx, errcode -1, an
 	// unreadable body), and no later answer settled it. It is an
 	// *OutcomeUnknownError and matches no other sentinel: check it first.
-	// Settle it with SettlePay, SettlePresent or SettleCancelPay.
+	// Settle it with SettlePay, SettlePresent or SettleCancelPay, never by
+	// refunding it (see LateLandingWindow).
 	ErrOutcomeUnknown = errors.New("midas: outcome unknown")
 
 	// ErrNotSent matches an attempt that provably never reached the server
@@ -175,6 +177,21 @@ func (e *HTTPError) Error() string {
 	return fmt.Sprintf("%s: HTTP status %d", s, e.StatusCode)
 }
 
+// LateLandingWindow is how long after the last attempt of a call whose
+// outcome was unknown an attempt may still land, by our recommendation: a
+// Settle helper's refusal (90013 for a pay; 90000 or 90014 for a cancelpay)
+// is final only from a settle begun after it. Within it, keep the order
+// open and settle again later; a success is final at once.
+//
+// No client can know when WeChat drops a request it holds, and the pages
+// give no bound; they say only that a payment can land "slightly late", and
+// a bill_no stays open for 48 hours. The client gives an attempt at most
+// DefaultTimeout (10 s) unless told otherwise; ten minutes is sixty times
+// that and ten times the longest timeout of common HTTP gateways (60 s), yet
+// small against the 48 hours an order stays open, so waiting it costs a
+// player little. Raise it if your attempts are allowed longer.
+const LateLandingWindow = 10 * time.Minute
+
 // OutcomeUnknownError says a pay, present or cancelpay may or may not have
 // been applied. It matches ErrOutcomeUnknown and no other sentinel of this
 // package, so that it can never be read as a refusal: attempt 1 may have moved
@@ -185,6 +202,9 @@ func (e *HTTPError) Error() string {
 // Settle it with the Settle helper of the same API (SettlePay, SettlePresent,
 // SettleCancelPay) and the same request: a plain Pay with that bill_no is
 // answered 90012 (ErrOrderExists), which says nothing of the earlier attempt.
+// Never resolve it by refunding: an attempt may still be on its way inside
+// WeChat, so a CancelPay can answer 90000 ("no such pay") and the pay land
+// after it. The same holds for a settle's refusal: see LateLandingWindow.
 type OutcomeUnknownError struct {
 	API      string // the API called: "pay", "present" or "cancelpay"
 	BillNo   string // the idempotency key to settle with (for a 2.0 cancelpay, the refund's bill_no)
@@ -196,7 +216,7 @@ type OutcomeUnknownError struct {
 // last attempt's error.
 func (e *OutcomeUnknownError) Error() string {
 	return fmt.Sprintf("midas: %s bill_no=%s: outcome unknown after %d attempt(s), the coins may or may not have moved "+
-		"(settle with the Settle helper and the same request): last attempt: %v", e.API, e.BillNo, e.Attempts, e.Err)
+		"(settle with the Settle helper and the same request, never with a refund): last attempt: %v", e.API, e.BillNo, e.Attempts, e.Err)
 }
 
 // Is matches ErrOutcomeUnknown, never another sentinel of this package, and

@@ -13,8 +13,9 @@ import (
 // attempt was applied and Pay succeeds with AlreadyProcessed set.
 //
 // When the outcome stays unclear, the error matches ErrOutcomeUnknown (and
-// nothing else): settle it with SettlePay and the same request, or refund it
-// with CancelPay. Calling Pay again would be answered 90012, ErrOrderExists.
+// nothing else): settle it with SettlePay and the same request, never with a
+// CancelPay (an attempt may land after the refund found nothing). Calling
+// Pay again would be answered 90012, ErrOrderExists.
 func (c *Client) Pay(ctx context.Context, r PayRequest) (*PayResponse, error) {
 	return c.pay(ctx, r, false)
 }
@@ -23,7 +24,10 @@ func (c *Client) Pay(ctx context.Context, r PayRequest) (*PayResponse, error) {
 // request (same bill_no) until the answer is clear:
 //   - success, or 90012 (the earlier call was applied, AlreadyProcessed set);
 //   - a definite *APIError the server gives after looking the bill_no up:
-//     90013 (ErrInsufficientBalance), nothing was deducted;
+//     90013 (ErrInsufficientBalance), nothing was deducted so far. Final only
+//     for a settle begun LateLandingWindow after the unknown call's last
+//     attempt: before that an attempt may still land, so keep the order
+//     open and settle again after the window;
 //   - any other errcode, such as one rejecting the request before the
 //     bill_no is looked at (a rejected access_token after its one refresh, a
 //     wrong signature, session or parameter, no permission): it stops at
@@ -32,8 +36,9 @@ func (c *Client) Pay(ctx context.Context, r PayRequest) (*PayResponse, error) {
 //     again.
 //
 // It repeats on -1, "being processed", HTTP 5xx, transport errors and
-// unreadable answers, with the client's backoff, until ctx ends, and then
-// returns ErrOutcomeUnknown: give ctx a deadline.
+// unreadable answers, with the client's backoff, until ctx ends or
+// WithSettleMaxAttempts (default DefaultSettleMaxAttempts) is reached, and
+// then returns ErrOutcomeUnknown naming the attempts made.
 func (c *Client) SettlePay(ctx context.Context, r PayRequest) (*PayResponse, error) {
 	return c.pay(ctx, r, true)
 }

@@ -41,8 +41,9 @@ func runAPI(ctx context.Context, cmd string, args []string, stdout, stderr io.Wr
 	var settle, rechargeCenter *bool
 	if cmd != "balance" && cmd != "queryorder" {
 		billNo = fs.String("bill-no", "", "bill_no (required): reuse it to retry or settle the same order")
-		settle = fs.Bool("settle", false, "settle an earlier call with this bill_no whose outcome was unknown (exit 4): "+
-			"call again until the answer is clear; an 'already processed' answer counts as the earlier call's success")
+		settle = fs.Bool("settle", false, "settle an earlier call with this bill_no whose outcome was unknown (exit 4) or "+
+			"already applied (exit 5): call again until the answer is clear (at most "+fmt.Sprint(midas.DefaultSettleMaxAttempts)+
+			" attempts); an 'already processed' answer counts as the earlier call's success")
 	}
 	switch cmd {
 	case "balance":

@@ -91,3 +91,14 @@ func TestInvalidConfigNamesEveryFlag(t *testing.T) {
 	assert.NotContains(t, errOut, "midas: ")
 	assert.Equal(t, 1, strings.Count(errOut, "midas balance: "), errOut)
 }
+
+// The hint after an unknown outcome settles, never refunds, and says when a
+// settle's refusal is final.
+func TestUnknownOutcomeHintSettlesNeverRefunds(t *testing.T) {
+	msg := explain("pay", &midas.OutcomeUnknownError{API: midas.APIPay, BillNo: "b1", Attempts: 3,
+		Err: &midas.APIError{API: midas.APIPay, Code: -1}})
+	assert.Contains(t, msg, "-settle")
+	assert.Contains(t, msg, "never refund it")
+	assert.Contains(t, msg, midas.LateLandingWindow.String())
+	assert.NotContains(t, msg, "until it exits 0 or 3")
+}

@@ -20,7 +20,9 @@
 //	3  refused: WeChat answered an errcode (to the call, or to stable_token
 //	   for the access_token); the coins did not move
 //	4  outcome unknown: the coins may or may not have moved; settle by running
-//	   the same command again with -settle (same flags)
+//	   the same command again with -settle (same flags) until it exits 0,
+//	   never refund it; an exit 3 is final only from a -settle run begun 10
+//	   minutes (midas.LateLandingWindow) after the unknown one
 //	5  already applied earlier under this id: pay, present or cancel answered
 //	   90012 (1.0 cancel: 90015) for a bill_no (2.0: refund bill_no) used
 //	   before; the coins moved then, not now. Never repeat it under a new id;
@@ -72,7 +74,9 @@ const exitCodes = `Exit codes:
   3  refused: WeChat answered an errcode (to the call, or to stable_token
      for the access_token); the coins did not move
   4  outcome unknown (pay, cancel, present): the coins may or may not have
-     moved; run the same command again with -settle (same flags)
+     moved; run the same command again with -settle (same flags) until it
+     exits 0, never refund it; an exit 3 is final only from a -settle run
+     begun 10 minutes after the unknown one (a held attempt may land later)
   5  already applied earlier under this id (pay, cancel, present): 90012
      (1.0 cancel: 90015) for a bill_no (2.0: refund bill_no) used before;
      the coins moved then, not now. Never repeat it under a new id; the
@@ -231,6 +235,11 @@ var hints = map[error]string{
 	midas.ErrNoPermission: "check that -appid and -offer-id (MIDAS_APPID, MIDAS_OFFER_ID) belong together",
 }
 
+// settleHint follows an unknown outcome (exit 4).
+var settleHint = fmt.Sprintf("The coins may or may not have moved. Run the same command again with -settle (same flags) "+
+	"until it exits 0; never refund it. An exit 3 (refused) is final only from a -settle run begun %v after this one: "+
+	"an attempt held inside WeChat may still land before then.", midas.LateLandingWindow)
+
 // alreadyAppliedHint follows the errcode of a call whose id was applied
 // earlier (exit 5).
 const alreadyAppliedHint = "already applied earlier under this id: the coins moved then, not now. " +
@@ -254,11 +263,10 @@ func explain(cmd string, err error) string {
 	var unknown *midas.OutcomeUnknownError
 	if errors.As(err, &unknown) {
 		s := fmt.Sprintf("bill_no %s: outcome unknown after %d attempt(s): %s", unknown.BillNo, unknown.Attempts, cause(unknown.Err))
-		return s + "\nThe coins may or may not have moved. Run the same command again with -settle " +
-			"(same flags) until it exits 0 or 3."
+		return s + "\n" + settleHint
 	}
 	if errors.Is(err, midas.ErrOutcomeUnknown) {
-		return stripPrefixes(err.Error()) + "\nThe coins may or may not have moved. Run the same command again with -settle (same flags)."
+		return stripPrefixes(err.Error()) + "\n" + settleHint
 	}
 	var apiErr *midas.APIError
 	if errors.As(err, &apiErr) {

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gomidas/midas"
 	"github.com/gomidas/midas/midastest"
@@ -36,19 +37,16 @@ func newShop(t *testing.T) (*Shop, *midastest.Server) {
 
 func buy(t *testing.T, shop *Shop, orderID string) (int, BuyResponse) {
 	t.Helper()
-	body := `{"openid":"player1","session_key":"V7Q38/i2KXaqrQyl2Yx9Hg==","order_id":"` + orderID + `","item":"sword"}`
-	rec := httptest.NewRecorder()
-	shop.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/buy", strings.NewReader(body)))
-	var resp BuyResponse
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &resp))
-	return rec.Code, resp
+	return buyItem(t, shop, orderID, "sword")
 }
 
 func TestBuyDeliversAndChargesOnce(t *testing.T) {
 	shop, fake := newShop(t)
 	code, resp := buy(t, shop, "order-1")
 	assert.Equal(t, http.StatusOK, code)
-	assert.Equal(t, BuyResponse{Status: "delivered", Balance: 40}, resp)
+	require.NotNil(t, resp.Balance)
+	assert.Equal(t, int64(40), *resp.Balance)
+	assert.Equal(t, "delivered", resp.Status)
 
 	// The player taps twice: same order, no second charge.
 	code, resp = buy(t, shop, "order-1")
@@ -91,4 +89,62 @@ func TestBuyAfterAnUnclearFailure(t *testing.T) {
 	assert.Equal(t, "delivered", resp.Status)
 	total, _ = fake.Balance(midas.Sandbox, "player1", "")
 	assert.Equal(t, int64(80), total, "140 less the one charge of 60")
+}
+
+// An attempt of the pay lands after the shop's first settle was refused
+// 90013: the shop keeps the order open through the late-landing window, and
+// its next settle finds the charge and delivers. No coins are lost, and the
+// order is never refunded.
+func TestBuyWhenThePayLandsLate(t *testing.T) {
+	shop, fake := newShop(t)
+	now := time.Unix(1_700_000_000, 0)
+	shop.Now = func() time.Time { return now }
+	shop.Prices["shield"] = 150 // more than the 100 coins player1 holds
+
+	fake.Inject(midastest.Fault{API: midas.APIPay, Times: 1 + midas.DefaultMaxRetries, ApplyAfter: 50 * time.Millisecond})
+	code, resp := buyItem(t, shop, "order-late", "shield")
+	assert.Equal(t, http.StatusAccepted, code)
+	assert.Equal(t, "pending", resp.Status)
+
+	// Within the window a settle's 90013 leaves the order pending.
+	code, resp = buyItem(t, shop, "order-late", "shield")
+	assert.Equal(t, http.StatusAccepted, code)
+	assert.Equal(t, "pending", resp.Status, "a refusal within the window is not final")
+
+	// The player tops up, and the held pay lands.
+	fake.TopUp(midas.Sandbox, "player1", "", 100)
+	require.Eventually(t, func() bool { return fake.Pending() == 0 }, 5*time.Second, time.Millisecond)
+
+	now = now.Add(midas.LateLandingWindow)
+	code, resp = buyItem(t, shop, "order-late", "shield")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "delivered", resp.Status)
+	assert.Nil(t, resp.Balance, "the settle's 90012 carried no balance: none is shown")
+	total, _ := fake.Balance(midas.Sandbox, "player1", "")
+	assert.Equal(t, int64(200-150), total, "charged once, delivered")
+}
+
+// A refusal from a settle after the window is final.
+func TestBuyRefusedAfterTheWindow(t *testing.T) {
+	shop, fake := newShop(t)
+	now := time.Unix(1_700_000_000, 0)
+	shop.Now = func() time.Time { return now }
+	shop.Prices["shield"] = 150
+	fake.Inject(midastest.Fault{API: midas.APIPay, Times: 1 + midas.DefaultMaxRetries, Errcode: -1})
+	code, _ := buyItem(t, shop, "order-poor", "shield")
+	require.Equal(t, http.StatusAccepted, code)
+	now = now.Add(midas.LateLandingWindow)
+	code, resp := buyItem(t, shop, "order-poor", "shield")
+	assert.Equal(t, http.StatusPaymentRequired, code)
+	assert.Equal(t, "insufficient_balance", resp.Status)
+}
+
+func buyItem(t *testing.T, shop *Shop, orderID, item string) (int, BuyResponse) {
+	t.Helper()
+	body := `{"openid":"player1","session_key":"V7Q38/i2KXaqrQyl2Yx9Hg==","order_id":"` + orderID + `","item":"` + item + `"}`
+	rec := httptest.NewRecorder()
+	shop.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/buy", strings.NewReader(body)))
+	var resp BuyResponse
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &resp))
+	return rec.Code, resp
 }
