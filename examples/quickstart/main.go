@@ -67,6 +67,16 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string) error {
 	return nil
 }
 
+// balanceText prints a number the answer carried, and says so when it
+// carried none (after AlreadyProcessed), rather than print a 0 that is not
+// a balance.
+func balanceText(n int64, known bool) string {
+	if !known {
+		return "not in the answer (call getbalance)"
+	}
+	return fmt.Sprint(n)
+}
+
 func (s session) run(ctx context.Context, w io.Writer, stamp string) error {
 	c, err := midas.NewClient(s.cfg, s.opts...)
 	if err != nil {
@@ -86,7 +96,7 @@ func (s session) run(ctx context.Context, w io.Writer, stamp string) error {
 	if err != nil {
 		return fmt.Errorf("present: %w", err)
 	}
-	fmt.Fprintf(w, "1. present 10 coins (bill_no %s): balance %d\n", gift.BillNo, gift.Balance)
+	fmt.Fprintf(w, "1. present 10 coins (bill_no %s): balance %s\n", gift.BillNo, balanceText(gift.Balance, gift.BalanceKnown))
 
 	bal, err := c.GetBalance(ctx, midas.BalanceRequest{OpenID: player, SessionKey: key})
 	if err != nil {
@@ -98,7 +108,8 @@ func (s session) run(ctx context.Context, w io.Writer, stamp string) error {
 	if err != nil {
 		return fmt.Errorf("pay: %w", err)
 	}
-	fmt.Fprintf(w, "3. pay 25 coins (bill_no %s): balance %d, %d gifted coins used\n", pay.BillNo, pay.Balance, pay.UsedGenAmount)
+	fmt.Fprintf(w, "3. pay 25 coins (bill_no %s): balance %s, gifted coins used %s\n", pay.BillNo,
+		balanceText(pay.Balance, pay.BalanceKnown), balanceText(pay.UsedGenAmount, pay.UsedGenAmountKnown))
 
 	if v2 {
 		// A 2.0 return names the pay (BillNo, sent as pay_bill_no) and has

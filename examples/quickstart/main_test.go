@@ -66,7 +66,7 @@ func assertV1Steps(t *testing.T, text string) {
 	assert.Contains(t, text, "1. present 10 coins")
 	assert.Contains(t, text, "2. getbalance: 110 coins, 10 of them gifted")
 	assert.Contains(t, text, "3. pay 25 coins")
-	assert.Contains(t, text, "balance 85, 10 gifted coins used")
+	assert.Contains(t, text, "balance 85, gifted coins used 10")
 	assert.Contains(t, text, ": refunded\n")
 	assert.Contains(t, text, "5. getbalance: 110 coins, 10 of them gifted")
 	assert.NotContains(t, text, "6. queryorder")
@@ -79,7 +79,7 @@ func assertV2Steps(t *testing.T, text string) {
 	assert.Contains(t, text, "1. present 10 coins (bill_no qs-gift-")
 	assert.Contains(t, text, "2. getbalance: 110 coins, 10 of them gifted")
 	assert.Contains(t, text, "3. pay 25 coins (bill_no qs-pay-")
-	assert.Contains(t, text, "balance 85, 10 gifted coins used")
+	assert.Contains(t, text, "balance 85, gifted coins used 10")
 	assert.Regexp(t, `4\. cancelpay 10 of the 25 coins of qs-pay-\w+ \(refund bill_no qs-refund-\w+\): returned\n`, text)
 	assert.Contains(t, text, "5. getbalance: 95 coins")
 	assert.Regexp(t, `6\. queryorder qs-item-0001 \(item order\): product gem_pack_60, paid at \S+Z, delivered\n`, text)
@@ -119,4 +119,11 @@ func TestQuickstartV2NeedsSessionKey(t *testing.T) {
 	missing, set := missingSettings(func(k string) string { return env[k] }, midas.V1)
 	assert.True(t, set)
 	assert.Empty(t, missing)
+}
+
+// A balance the answer did not carry is said to be unknown, never printed as
+// 0.
+func TestBalanceTextNeverPrintsAnUnknownBalance(t *testing.T) {
+	assert.Equal(t, "0", balanceText(0, true))
+	assert.Equal(t, "not in the answer (call getbalance)", balanceText(0, false))
 }
