@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	store, err := itemshop.OpenSQLStore(ctx, *driver, *dsn)
 	if err != nil {
-		return err // names the driver, never the DSN (it may hold a password)
+		return err // the drivers mask a DSN's password in their errors
 	}
 	defer store.Close()
 	shop, err := itemshop.New(itemshop.Config{Midas: client, Push: pushCfg, Logger: logger, Store: store,
@@ -106,19 +106,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if addr == "" {
 		addr = "127.0.0.1:8080"
 	}
-	srv := &http.Server{Addr: addr, Handler: shop,
-		// Every phase of a connection is bounded, so a slow or idle client
-		// cannot hold a connection and its goroutine for as long as it
-		// likes: headers within 5 s, the whole request (bodies are a few
-		// KiB) within 10 s, the answer written within 15 s of the request's
-		// start (a spend may wait up to its 10 s Pay), and a kept-alive
-		// connection closed after 60 s idle. WeChat waits 3 s for a push
-		// answer, so none of these cuts off a genuine push.
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       60 * time.Second,
-	}
+	srv := newHTTPServer(addr, shop)
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -131,4 +119,20 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return err
 	}
 	return nil
+}
+
+// newHTTPServer is the shop's server. Every phase of a connection is
+// bounded, so a slow or idle client cannot hold a connection and its
+// goroutine for as long as it likes: headers within 5 s, the whole request
+// (bodies are a few KiB) within 10 s, the answer written within 15 s of
+// the request's start (a spend may wait up to its 10 s Pay), and a
+// kept-alive connection closed after 60 s idle. WeChat waits 3 s for a push
+// answer, so none of these cuts off a genuine push.
+func newHTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{Addr: addr, Handler: h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       60 * time.Second,
+	}
 }
