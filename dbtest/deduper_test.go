@@ -323,8 +323,11 @@ func TestSQLDeduperBehindTwoHandlers(t *testing.T) {
 		}}
 		var senders []*sender
 		for i := 0; i < 2; i++ {
-			d := newDeduper(t, dbtest.Open(t, driver, dsn), db.dialect)
-			senders = append(senders, newSender(t, hs, push.WithDeduper(d)))
+			pool := dbtest.Open(t, driver, dsn)
+			if db.dialect == push.SQLite {
+				pool.SetMaxOpenConns(1) // as push.SQLite advises
+			}
+			senders = append(senders, newSender(t, hs, push.WithDeduper(newDeduper(t, pool, db.dialect))))
 		}
 		for i, p := range []struct {
 			env midas.Env

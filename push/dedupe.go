@@ -47,9 +47,11 @@ var ErrInProgress = errors.New("push: a delivery of this key is in progress")
 //
 // Done is called after the handler returned nil; if the process dies in
 // between, a retry runs the handler again. Where that matters, also make the
-// handler itself idempotent (see [ItemDelivery]). If Done fails the push is
-// still answered with success (the handler succeeded) and the error is
-// logged.
+// handler itself idempotent (see [ItemDelivery]). Done and Release get a
+// context of their own, up to 5 s even when the handler used up its time. If
+// Done fails the push is still answered with success (the handler
+// succeeded) and the error is logged; the key stays claimed until its lease
+// ends.
 type Deduper interface {
 	// Begin claims key. It reports done when the key was already handled.
 	Begin(ctx context.Context, key string) (done bool, err error)

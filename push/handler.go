@@ -31,8 +31,11 @@ const (
 	DefaultHandlerTimeout = 2500 * time.Millisecond
 	// markTimeout bounds Deduper.Done and Release, which run on a context of
 	// their own so that a handler that used up its time still gets its
-	// delivery recorded.
-	markTimeout = time.Second
+	// delivery recorded. It is generous: a Done that fails leaves the key
+	// claimed until its lease ends, and a repeat after that runs the handler
+	// again, which is worse than answering late (WeChat then retries, and
+	// the retry finds the key done).
+	markTimeout = 5 * time.Second
 )
 
 // Handlers are the functions called with verified pushes. Each may be nil:

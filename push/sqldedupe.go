@@ -28,8 +28,11 @@ const (
 	// KEY UPDATE), e.g. with github.com/go-sql-driver/mysql.
 	MySQL
 	// SQLite 3.24 or later (INSERT ... ON CONFLICT), e.g. with
-	// modernc.org/sqlite. Set a busy timeout in the DSN so that concurrent
-	// writers wait for the lock instead of failing.
+	// modernc.org/sqlite. SQLite lets one connection write at a time: set a
+	// busy timeout in the DSN so that writers wait for the lock instead of
+	// failing, and keep the pool small (db.SetMaxOpenConns(1) in each
+	// process is best), since many connections polling for the lock can
+	// starve one past the handler's deadline.
 	SQLite
 )
 
@@ -55,8 +58,9 @@ const DefaultTable = "push_dedup"
 var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,49}$`)
 
 // WithTable sets the table of an [SQLDeduper]: letters, digits and
-// underscores, not starting with a digit, at most 50 characters. The default
-// is [DefaultTable].
+// underscores, not starting with a digit, at most 50 characters, and not a
+// reserved word of the dialect (it is not quoted). The index is named after
+// it with "_expires_at" appended. The default is [DefaultTable].
 func WithTable(name string) DeduperOption {
 	return func(s *dedupSettings) {
 		if !tableName.MatchString(name) {
@@ -94,7 +98,10 @@ func WithTable(name string) DeduperOption {
 // Begin claims a key with one atomic statement: it inserts a claim row, or
 // takes over an existing row whose expires_at has passed (an expired lease,
 // or a done key past its TTL); two instances racing on a key cannot both
-// win. If the key is claimed and unexpired Begin returns [ErrInProgress] at
+// win. Whether the claim was won is read from the affected row count
+// (PostgreSQL, SQLite) or from the row's token read back (MySQL, whose
+// count depends on the driver's clientFoundRows setting); there is no
+// read-then-write. If the key is claimed and unexpired Begin returns [ErrInProgress] at
 // once (the push is answered with a failure and retried by WeChat); if it is
 // done and unexpired Begin reports done. Done marks the key done for the TTL
 // (default [DefaultDoneTTL]); Release deletes this instance's claim row,
