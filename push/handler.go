@@ -76,12 +76,12 @@ type Handlers struct {
 type Option func(*settings)
 
 type settings struct {
-	logger  *slog.Logger
-	deduper Deduper
-	maxBody int64
-	timeout time.Duration
-	bodyTTL time.Duration
-	err     error
+	logger      *slog.Logger
+	deduper     Deduper
+	maxBody     int64
+	timeout     time.Duration
+	bodyTimeout time.Duration
+	err         error
 }
 
 // WithLogger logs through l: rejections at Warn, handler failures at Error,
@@ -89,7 +89,7 @@ type settings struct {
 // log line holds the Token, a key or a decrypted body.
 func WithLogger(l *slog.Logger) Option { return func(s *settings) { s.logger = l } }
 
-// WithDeduper runs each handler once per push through d (see [Deduper]):
+// WithDeduper runs each handler at most once per key through d (see [Deduper]):
 // item deliveries keyed on Env and OutTradeNo ([ItemKey]), coin top-ups on
 // Env and their OutTradeNo ([CoinKey]), refunds on Env and RefundId
 // ([RefundKey]; a refund push without a RefundId is not deduplicated). Use a
@@ -120,7 +120,7 @@ func WithBodyTimeout(d time.Duration) Option {
 			s.err = errors.New("push: WithBodyTimeout needs a positive duration")
 			return
 		}
-		s.bodyTTL = d
+		s.bodyTimeout = d
 	}
 }
 
@@ -153,7 +153,7 @@ func NewHandler(cfg Config, h Handlers, opts ...Option) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := settings{maxBody: DefaultMaxBodyBytes, timeout: DefaultHandlerTimeout, bodyTTL: DefaultBodyTimeout}
+	s := settings{maxBody: DefaultMaxBodyBytes, timeout: DefaultHandlerTimeout, bodyTimeout: DefaultBodyTimeout}
 	for _, o := range opts {
 		if o != nil {
 			o(&s)
@@ -315,7 +315,7 @@ func (x *handler) readBody(w http.ResponseWriter, r *http.Request, start time.Ti
 		return nil, reject(ansBadRequest, "empty body")
 	}
 	rc := http.NewResponseController(w)
-	bounded := rc.SetReadDeadline(start.Add(x.bodyTTL)) == nil
+	bounded := rc.SetReadDeadline(start.Add(x.bodyTimeout)) == nil
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, x.maxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError

@@ -302,14 +302,15 @@ func TestNewHandlerErrors(t *testing.T) {
 		opts  []push.Option
 		field string
 	}{
-		"no token":        {mod: func(c *push.Config) { c.Token = "" }, field: "Token"},
-		"no appid":        {mod: func(c *push.Config) { c.AppID = "" }, field: "AppID"},
-		"no keys":         {mod: func(c *push.Config) { c.AppKey, c.SandboxAppKey = "", "" }, field: "AppKey"},
-		"short AES key":   {mod: func(c *push.Config) { c.EncodingAESKey = testAESKey[:42] }, field: "EncodingAESKey"},
-		"long AES key":    {mod: func(c *push.Config) { c.EncodingAESKey = testAESKey + "A" }, field: "EncodingAESKey"},
-		"non-base64 key":  {mod: func(c *push.Config) { c.EncodingAESKey = "!" + testAESKey[1:] }, field: "EncodingAESKey"},
-		"zero body limit": {opts: []push.Option{push.WithMaxBodyBytes(0)}, field: "WithMaxBodyBytes"},
-		"zero timeout":    {opts: []push.Option{push.WithHandlerTimeout(0)}, field: "WithHandlerTimeout"},
+		"no token":          {mod: func(c *push.Config) { c.Token = "" }, field: "Token"},
+		"no appid":          {mod: func(c *push.Config) { c.AppID = "" }, field: "AppID"},
+		"no keys":           {mod: func(c *push.Config) { c.AppKey, c.SandboxAppKey = "", "" }, field: "AppKey"},
+		"short AES key":     {mod: func(c *push.Config) { c.EncodingAESKey = testAESKey[:42] }, field: "EncodingAESKey"},
+		"long AES key":      {mod: func(c *push.Config) { c.EncodingAESKey = testAESKey + "A" }, field: "EncodingAESKey"},
+		"non-base64 key":    {mod: func(c *push.Config) { c.EncodingAESKey = "!" + testAESKey[1:] }, field: "EncodingAESKey"},
+		"zero body limit":   {opts: []push.Option{push.WithMaxBodyBytes(0)}, field: "WithMaxBodyBytes"},
+		"zero timeout":      {opts: []push.Option{push.WithHandlerTimeout(0)}, field: "WithHandlerTimeout"},
+		"zero body timeout": {opts: []push.Option{push.WithBodyTimeout(0)}, field: "WithBodyTimeout"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := ok
