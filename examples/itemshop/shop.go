@@ -84,6 +84,8 @@ type Config struct {
 	// SettlePending). Nil: pending spends are settled only when their
 	// player next calls POST /spend.
 	Sessions SessionKeys
+	// Now is the shop's clock; default time.Now.
+	Now func() time.Time
 	// Logger receives the shop's and the push handler's logs; default none.
 	Logger *slog.Logger
 }
@@ -132,6 +134,7 @@ type Server struct {
 	coinPrices map[string]int64
 	store      Store
 	sessions   SessionKeys
+	now        func() time.Time
 	log        *slog.Logger
 	mux        *http.ServeMux
 }
@@ -159,7 +162,10 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s := &Server{midas: cfg.Midas, catalogue: cfg.Catalogue, coinPrices: cfg.CoinPrices, store: cfg.Store,
-		sessions: cfg.Sessions, log: cfg.Logger, mux: http.NewServeMux()}
+		sessions: cfg.Sessions, now: cfg.Now, log: cfg.Logger, mux: http.NewServeMux()}
+	if s.now == nil {
+		s.now = time.Now
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

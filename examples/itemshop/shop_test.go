@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gomidas/midas"
 	"github.com/gomidas/midas/dbtest"
@@ -122,6 +123,7 @@ type rig struct {
 	sql         *itemshop.SQLStore // the store under flakyStore
 	ts          *httptest.Server
 	pushCfg     push.Config
+	now         func() time.Time // the shop's clock; nil: time.Now
 }
 
 // coinPrices are the items sold for coins.
@@ -152,7 +154,7 @@ func (r *rig) start(t *testing.T, sessions itemshop.SessionKeys) {
 	r.sql = openStore(t, r.driver, r.dsn)
 	r.store = newFlakyStore(r.sql)
 	shop, err := itemshop.New(itemshop.Config{Midas: r.client, Push: r.pushCfg, Catalogue: catalogue, CoinPrices: coinPrices,
-		Store: r.store, Sessions: sessions})
+		Store: r.store, Sessions: sessions, Now: r.now})
 	require.NoError(t, err)
 	r.shop = shop
 	r.ts = httptest.NewServer(shop)

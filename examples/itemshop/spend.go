@@ -83,7 +83,8 @@ func (s *Server) spend(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.settlePlayer(ctx, req.OpenID, req.SessionKey); err != nil {
 		s.log.Error("itemshop: settling earlier spends failed", slog.String("openid", req.OpenID), slog.Any("error", err))
 	}
-	sp := Spend{BillNo: newBillNo(), OpenID: req.OpenID, ProductID: req.ProductID, Quantity: req.Quantity, Coins: price * req.Quantity}
+	sp := Spend{BillNo: newBillNo(), OpenID: req.OpenID, ProductID: req.ProductID, Quantity: req.Quantity, Coins: price * req.Quantity,
+		CreatedAt: s.now()}
 	if err := s.store.AddSpend(ctx, sp); err != nil {
 		s.log.Error("itemshop: recording a spend failed", slog.Any("error", err))
 		httpError(w, http.StatusInternalServerError, "internal error")
@@ -92,7 +93,7 @@ func (s *Server) spend(w http.ResponseWriter, r *http.Request) {
 	pctx, cancel := context.WithTimeout(ctx, payTimeout)
 	_, payErr := s.midas.Pay(pctx, midas.PayRequest{OpenID: sp.OpenID, SessionKey: req.SessionKey, BillNo: sp.BillNo, Amount: sp.Coins})
 	cancel()
-	state, err := s.finish(ctx, sp, payErr, false)
+	state, err := s.finish(ctx, sp, payErr, false, time.Time{})
 	answer := SpendAnswer{BillNo: sp.BillNo, State: state}
 	status := http.StatusOK
 	switch {
@@ -116,17 +117,22 @@ func (s *Server) spend(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(answer)
 }
 
-// finish records the outcome of a Pay (settling: of a SettlePay) of sp and
-// returns the spend's state. Only a clear answer ends a spend:
+// finish records the outcome of a Pay (settling: of a SettlePay begun at
+// began) of sp and returns the spend's state. Only a clear answer ends a spend:
 //
 //   - success (AlreadyProcessed included): paid, items granted;
 //   - Pay: an error that is not ErrOutcomeUnknown means nothing was
 //     deducted (a refusal, a request never sent or refused before sending):
 //     failed;
 //   - SettlePay: only ErrInsufficientBalance is such an answer (the server
-//     looked the bill_no up); any other error leaves it pending;
+//     looked the bill_no up), and only from a settle begun
+//     midas.LateLandingWindow after Pay's last attempt could have been
+//     sent (the spend's CreatedAt + payTimeout): before that, a lost
+//     attempt may still land and charge the coins, so the spend stays
+//     pending and is settled again later. Any other error leaves it
+//     pending;
 //   - ErrOutcomeUnknown: pending.
-func (s *Server) finish(ctx context.Context, sp Spend, payErr error, settling bool) (SpendState, error) {
+func (s *Server) finish(ctx context.Context, sp Spend, payErr error, settling bool, began time.Time) (SpendState, error) {
 	attrs := []any{slog.String("bill_no", sp.BillNo), slog.String("openid", sp.OpenID), slog.Int64("coins", sp.Coins)}
 	var paid bool
 	switch {
@@ -137,6 +143,9 @@ func (s *Server) finish(ctx context.Context, sp Spend, payErr error, settling bo
 		return SpendPending, nil
 	case settling && !errors.Is(payErr, midas.ErrInsufficientBalance):
 		s.log.Warn("itemshop: settling a spend failed, pending", append(attrs, slog.Any("error", payErr))...)
+		return SpendPending, nil
+	case settling && began.Before(sp.CreatedAt.Add(payTimeout+midas.LateLandingWindow)):
+		s.log.Info("itemshop: spend refused within the late-landing window, settled again later", attrs...)
 		return SpendPending, nil
 	}
 	changed, err := s.store.FinishSpend(ctx, sp.BillNo, paid)
@@ -184,7 +193,9 @@ type SettleReport struct {
 // settles that player's pending spends first. Until then it stays pending
 // (Waiting): its coins may be deducted, and the items follow when it is
 // settled. A session_key that has expired is answered with
-// ErrSessionExpired, which leaves the spend pending too.
+// ErrSessionExpired, which leaves the spend pending too. A refusal for
+// balance (90013) ends a spend only from a settle begun
+// midas.LateLandingWindow after its pay was sent.
 func (s *Server) SettlePending(ctx context.Context) (SettleReport, error) {
 	var rep SettleReport
 	pending, err := s.store.PendingSpends(ctx, "")
@@ -241,10 +252,11 @@ func (s *Server) settlePlayer(ctx context.Context, openID, sessionKey string) (i
 }
 
 func (s *Server) settle(ctx context.Context, sp Spend, sessionKey string) (SpendState, error) {
+	began := s.now()
 	sctx, cancel := context.WithTimeout(ctx, payTimeout)
 	_, err := s.midas.SettlePay(sctx, midas.PayRequest{OpenID: sp.OpenID, SessionKey: sessionKey, BillNo: sp.BillNo, Amount: sp.Coins})
 	cancel()
-	return s.finish(ctx, sp, err, true)
+	return s.finish(ctx, sp, err, true, began)
 }
 
 // RunSettler settles pending spends now and then every interval, until ctx

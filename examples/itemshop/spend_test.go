@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,21 +102,25 @@ func TestSpendSettledOnStartAfterCrash(t *testing.T) {
 		name   string
 		status int
 		fault  func(r *rig)
+		late   bool // the lost attempt lands after the settle
 	}{
+		{"pay lands after the settle", http.StatusAccepted, func(r *rig) {
+			r.fake.Inject(midastest.Fault{API: midas.APIPay, ApplyAfter: 400 * time.Millisecond})
+		}, true},
 		{"answer dropped after the pay applied", http.StatusAccepted, func(r *rig) {
 			r.fake.Inject(midastest.Fault{API: midas.APIPay, Drop: true, Applied: true})
-		}},
+		}, false},
 		{"answer dropped, pay not applied", http.StatusAccepted, func(r *rig) {
 			r.fake.Inject(midastest.Fault{API: midas.APIPay, Drop: true})
-		}},
+		}, false},
 		{"answer later than the attempt timeout", http.StatusAccepted, func(r *rig) {
 			r.fake.Inject(midastest.Fault{API: midas.APIPay, Delay: 400 * time.Millisecond})
-		}},
+		}, false},
 		{"crash before the outcome was recorded", http.StatusInternalServerError, func(r *rig) {
 			r.store.mu.Lock()
 			r.store.failFinish = true
 			r.store.mu.Unlock()
-		}},
+		}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -130,7 +135,9 @@ func TestSpendSettledOnStartAfterCrash(t *testing.T) {
 			assert.Equal(t, itemshop.SpendPending, spendState(t, r, a.BillNo))
 			assert.Empty(t, inventory(t, r, p.OpenID))
 
-			time.Sleep(500 * time.Millisecond) // a delayed attempt lands meanwhile
+			if !tc.late {
+				time.Sleep(500 * time.Millisecond) // a delayed attempt lands meanwhile
+			}
 			r.restart(t, sessionsOf(p))
 			rep, err := r.shop.SettlePending(ctx)
 			require.NoError(t, err)
@@ -139,7 +146,9 @@ func TestSpendSettledOnStartAfterCrash(t *testing.T) {
 			assert.EqualValues(t, 50, balance(r, p), "charged exactly once")
 			assert.Equal(t, map[string]int64{"shield": 2}, inventory(t, r, p.OpenID), "granted exactly once")
 
-			// Settling again, or another restart, changes nothing.
+			// Settling again, or another restart, changes nothing; nor does
+			// the lost attempt when it lands at last.
+			time.Sleep(500 * time.Millisecond)
 			r.restart(t, sessionsOf(p))
 			rep, err = r.shop.SettlePending(ctx)
 			require.NoError(t, err)
@@ -186,4 +195,34 @@ func TestPendingSpendWaitsForThePlayer(t *testing.T) {
 	assert.Equal(t, itemshop.SpendPaid, spendState(t, r, second.BillNo))
 	assert.EqualValues(t, 60, balance(r, p))
 	assert.Equal(t, map[string]int64{"sword": 4}, inventory(t, r, p.OpenID))
+}
+
+// A settle's 90013 is final only from a settle begun LateLandingWindow after
+// the pay was sent: before that a lost attempt may still land, so the spend
+// stays pending; after it, the spend fails and nothing is granted.
+func TestSettleRefusalFinalAfterLateLandingWindow(t *testing.T) {
+	ctx := context.Background()
+	var skew atomic.Int64
+	r := newRig(t, false, midas.WithMaxRetries(0))
+	r.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	r.restart(t, nil)
+	p := players[0]
+	r.fake.TopUp(midas.Production, p.OpenID, "", 100)
+	r.fake.Inject(midastest.Fault{API: midas.APIPay, Drop: true})
+	status, a := postSpend(t, r, p, "shield", 5) // 125 coins: more than the player has
+	require.Equal(t, http.StatusAccepted, status)
+
+	r.restart(t, sessionsOf(p))
+	rep, err := r.shop.SettlePending(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, itemshop.SettleReport{Pending: 1}, rep, "refused within the window: not final")
+	assert.Equal(t, itemshop.SpendPending, spendState(t, r, a.BillNo))
+
+	skew.Store(int64(midas.LateLandingWindow + 15*time.Second))
+	rep, err = r.shop.SettlePending(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, itemshop.SettleReport{Settled: 1}, rep)
+	assert.Equal(t, itemshop.SpendFailed, spendState(t, r, a.BillNo))
+	assert.EqualValues(t, 100, balance(r, p))
+	assert.Empty(t, inventory(t, r, p.OpenID))
 }

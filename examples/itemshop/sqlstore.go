@@ -540,9 +540,13 @@ func (s *SQLStore) Inventory(ctx context.Context, openID string) (map[string]int
 // AddSpend implements Store.
 func (s *SQLStore) AddSpend(ctx context.Context, sp Spend) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		created := now()
+		if !sp.CreatedAt.IsZero() {
+			created = sp.CreatedAt.UnixMilli()
+		}
 		n, err := affected(tx.ExecContext(ctx, s.insertIfAbsent("itemshop_spends", "bill_no",
 			"bill_no, openid, product_id, quantity, coins, state, created_at", 7),
-			sp.BillNo, sp.OpenID, sp.ProductID, sp.Quantity, sp.Coins, string(SpendPending), now()))
+			sp.BillNo, sp.OpenID, sp.ProductID, sp.Quantity, sp.Coins, string(SpendPending), created))
 		if err == nil && n == 0 {
 			err = ErrDuplicateOrder
 		}
@@ -574,13 +578,14 @@ func (s *SQLStore) FinishSpend(ctx context.Context, billNo string, paid bool) (b
 	return changed, err
 }
 
-const spendCols = "bill_no, openid, product_id, quantity, coins, state"
+const spendCols = "bill_no, openid, product_id, quantity, coins, state, created_at"
 
 func scanSpend(row scanner) (Spend, error) {
 	var sp Spend
 	var state string
-	err := row.Scan(&sp.BillNo, &sp.OpenID, &sp.ProductID, &sp.Quantity, &sp.Coins, &state)
-	sp.State = SpendState(state)
+	var created int64
+	err := row.Scan(&sp.BillNo, &sp.OpenID, &sp.ProductID, &sp.Quantity, &sp.Coins, &state, &created)
+	sp.State, sp.CreatedAt = SpendState(state), time.UnixMilli(created)
 	return sp, err
 }
 

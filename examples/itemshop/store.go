@@ -3,6 +3,7 @@ package itemshop
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/gomidas/midas"
 )
@@ -87,6 +88,7 @@ type Spend struct {
 	Quantity  int64  // how many
 	Coins     int64  // the coins deducted (Pay's amount)
 	State     SpendState
+	CreatedAt time.Time // when it was recorded, just before Pay was sent
 }
 
 // ErrDuplicateOrder is AddOrder's (and AddSpend's) error for an id already
@@ -123,8 +125,8 @@ type Store interface {
 	// the grants that were not revoked.
 	Inventory(ctx context.Context, openID string) (map[string]int64, error)
 
-	// AddSpend records sp as pending, before Pay is called. An existing
-	// BillNo is ErrDuplicateOrder.
+	// AddSpend records sp as pending, before Pay is called, created at
+	// sp.CreatedAt (zero: now). An existing BillNo is ErrDuplicateOrder.
 	AddSpend(ctx context.Context, sp Spend) error
 	// FinishSpend records the outcome of the pending spend billNo: paid
 	// grants its items and marks it SpendPaid, !paid marks it SpendFailed.
