@@ -130,7 +130,9 @@
 // Inject queues a Fault for the next calls of an API (1.0 or 2.0 alike): an
 // errcode (-1), an HTTP status (5xx), a delay, or a dropped connection, and,
 // with Applied, the change is made first (the "coins gone but the call timed
-// out" case).
+// out" case). With ApplyAfter the request goes unanswered and is applied
+// later (late landing: a request WeChat held past the caller's attempts), so
+// a settle flow can be tested against it; Pending says how many are held.
 package midastest
 
 import (
