@@ -135,9 +135,9 @@ type SQLDeduper struct {
 // sqlQueries are the statements of a dialect and table.
 type sqlQueries struct {
 	schema  []string
-	claim   string // args: key, token, lease end, now
+	claim   string // args: key, token, lease end, now (MySQL: see queriesFor)
 	read    string // args: key; returns done, owner, expires_at
-	done    string // args: key, token, TTL end
+	done    string // args: key, token, TTL end (MySQL: see queriesFor)
 	release string // args: key, token
 	purge   string // args: now
 }
@@ -208,14 +208,18 @@ func queriesFor(d Dialect, t string) (sqlQueries, error) {
 			// unless the row has expired. Assignments run left to right, so
 			// expires_at, which the conditions read, is set last. Whether the
 			// claim is ours is read back by its token, because the affected
-			// row count depends on the driver's clientFoundRows setting.
+			// row count depends on the driver's clientFoundRows setting. The
+			// new values are passed again rather than read with VALUES(),
+			// which MySQL 8.0.20 deprecated.
+			// Args: key, token, lease end, now, now, token, now, lease end.
 			claim: "INSERT INTO " + t + " (dedup_key, done, owner, expires_at) VALUES (?, 0, ?, ?)" +
 				" ON DUPLICATE KEY UPDATE done = IF(expires_at <= ?, 0, done)," +
-				" owner = IF(expires_at <= ?, VALUES(owner), owner)," +
-				" expires_at = IF(expires_at <= ?, VALUES(expires_at), expires_at)",
+				" owner = IF(expires_at <= ?, ?, owner)," +
+				" expires_at = IF(expires_at <= ?, ?, expires_at)",
 			read: "SELECT done, owner, expires_at FROM " + t + " WHERE dedup_key = ?",
+			// Args: key, token, TTL end, token, TTL end.
 			done: "INSERT INTO " + t + " (dedup_key, done, owner, expires_at) VALUES (?, 1, ?, ?)" +
-				" ON DUPLICATE KEY UPDATE done = 1, owner = VALUES(owner), expires_at = VALUES(expires_at)",
+				" ON DUPLICATE KEY UPDATE done = 1, owner = ?, expires_at = ?",
 			release: "DELETE FROM " + t + " WHERE dedup_key = ? AND done = 0 AND owner = ?",
 			purge:   "DELETE FROM " + t + " WHERE expires_at <= ?",
 		}, nil
@@ -306,7 +310,7 @@ func (d *SQLDeduper) Begin(ctx context.Context, key string) (bool, error) {
 func (d *SQLDeduper) claim(ctx context.Context, key, token string, now time.Time) (*sqlRow, bool, error) {
 	leaseEnd, nowMs := millis(now.Add(d.lease)), millis(now)
 	if d.dialect == MySQL {
-		if _, err := d.db.ExecContext(ctx, d.q.claim, key, token, leaseEnd, nowMs, nowMs, nowMs); err != nil {
+		if _, err := d.db.ExecContext(ctx, d.q.claim, key, token, leaseEnd, nowMs, nowMs, token, nowMs, leaseEnd); err != nil {
 			return nil, false, err
 		}
 		row, err := d.read(ctx, key)
@@ -364,7 +368,11 @@ func (d *SQLDeduper) Done(ctx context.Context, key string) error {
 	if token == "" {
 		token = d.instance
 	}
-	if _, err := d.db.ExecContext(ctx, d.q.done, key, token, millis(d.now().Add(d.ttl))); err != nil {
+	args := []any{key, token, millis(d.now().Add(d.ttl))}
+	if d.dialect == MySQL {
+		args = append(args, args[1], args[2])
+	}
+	if _, err := d.db.ExecContext(ctx, d.q.done, args...); err != nil {
 		return fmt.Errorf("push: SQLDeduper: marking done: %w", err)
 	}
 	return nil
