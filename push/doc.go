@@ -70,8 +70,9 @@
 // the request arrived (see [WithHandlerTimeout]). The package does not answer
 // before the handler returns: a handler that ignores its context and runs
 // past 3 s is a bug in the handler; the push is then retried, and delivery
-// keyed on OutTradeNo keeps that harmless. Do slow work after answering (put
-// the delivery in your own queue and return nil once it is durably queued).
+// keyed on Env and OutTradeNo keeps that harmless. Do slow work after
+// answering (put the delivery in your own queue and return nil once it is
+// durably queued).
 //
 // # Exactly once, keyed on Env and OutTradeNo
 //
