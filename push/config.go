@@ -10,8 +10,15 @@ import (
 
 // Config is what a push endpoint needs: the values of MP's 发货推送配置 /
 // 消息推送配置 (URL Token, EncodingAESKey) and of the virtual payment basic
-// configuration (AppKeys). Printing, logging or JSON-encoding a Config never
-// shows its secrets.
+// configuration (AppKeys).
+//
+// Token, EncodingAESKey and the AppKeys are masked under fmt, log/slog and
+// encoding/json when the value formatted is the Config itself, a pointer to
+// it, or an exported field, slice element, map value or interface holding
+// it. They are not masked inside an unexported field of your own struct:
+// fmt reads such a field by reflection and cannot call Config's methods, so
+// %+v of that struct prints them. Keep a Config in an exported field, or
+// behind a pointer you never print, where it could reach a log.
 type Config struct {
 	// Token is the push URL Token configured in MP. Required.
 	Token string

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/gomidas/midas/push"
@@ -56,4 +57,35 @@ func TestHandlerHidesSecrets(t *testing.T) {
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("h", "handler", h)
 	requireNoSecret(t, buf.String())
+}
+
+// What Config's doc guarantees, exactly: masked as a value, a pointer and
+// inside exported fields; not inside an unexported field of the caller's
+// struct, which fmt reads by reflection. If Go ever masks that too, the doc
+// must change.
+func TestConfigSecretsGuaranteeIsExact(t *testing.T) {
+	cfg := testConfig(true)
+	type exported struct {
+		Cfg    push.Config
+		Ptr    *push.Config
+		Any    any
+		List   []push.Config
+		ByName map[string]push.Config
+	}
+	v := exported{Cfg: cfg, Ptr: &cfg, Any: cfg, List: []push.Config{cfg}, ByName: map[string]push.Config{"k": cfg}}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		requireNoSecret(t, fmt.Sprintf(verb, v))
+		requireNoSecret(t, fmt.Sprintf(verb, &v))
+	}
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	requireNoSecret(t, string(b))
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("m", "v", v)
+	requireNoSecret(t, buf.String())
+
+	type unexported struct{ cfg push.Config }
+	leak := fmt.Sprintf("%+v", unexported{cfg: cfg})
+	require.True(t, strings.Contains(leak, cfg.Token),
+		"fmt now masks unexported fields too: update Config's doc: %s", leak)
 }
