@@ -10,22 +10,27 @@ import (
 )
 
 // Sentinels for the documented errcodes. An *APIError matches the sentinel of
-// its Code under errors.Is:
+// its Code, as the version that answered means it (see the tables v1Errcodes
+// in v1.go and v2Errcodes in v2.go), under errors.Is:
 //
 //	if errors.Is(err, midas.ErrInsufficientBalance) { ... }
+//
+// Each comment gives the errcodes a sentinel matches in 1.0 and in 2.0. A
+// sentinel's own text is its name in words; an *APIError says the meaning of
+// its code in its version.
 var (
-	ErrSystemBusy          = errors.New("midas: system busy")                             // -1
-	ErrOrderNotFound       = errors.New("midas: order does not exist")                    // 90000
-	ErrMpSigInvalid        = errors.New("midas: mp_sig is wrong")                         // 90009
-	ErrSessionExpired      = errors.New("midas: player not logged in or session expired") // 90010
-	ErrSigInvalid          = errors.New("midas: sig is wrong")                            // 90011
-	ErrOrderExists         = errors.New("midas: order already exists")                    // 90012
-	ErrInsufficientBalance = errors.New("midas: insufficient balance")                    // 90013
-	ErrOrderConfirmed      = errors.New("midas: order already confirmed")                 // 90014
-	ErrOrderRefunded       = errors.New("midas: order already refunded")                  // 90015
-	ErrOrderProcessing     = errors.New("midas: order being processed")                   // 90016
-	ErrNoPermission        = errors.New("midas: no permission")                           // 90017
-	ErrInvalidParam        = errors.New("midas: parameter error")                         // 90018
+	ErrSystemBusy          = errors.New("midas: system busy")                             // 1.0: -1; 2.0: -1
+	ErrOrderNotFound       = errors.New("midas: order does not exist")                    // 1.0: 90000; 2.0: 90000, 90019
+	ErrMpSigInvalid        = errors.New("midas: mp_sig is wrong")                         // 1.0: 90009; 2.0: 90009, 90010 (signature)
+	ErrSessionExpired      = errors.New("midas: player not logged in or session expired") // 1.0: 90010; 2.0: 90016
+	ErrSigInvalid          = errors.New("midas: sig is wrong")                            // 1.0: 90011; 2.0: 90011 (pay_sig)
+	ErrOrderExists         = errors.New("midas: order already exists")                    // 1.0: 90012; 2.0: 90012
+	ErrInsufficientBalance = errors.New("midas: insufficient balance")                    // 1.0: 90013; 2.0: 90013
+	ErrOrderConfirmed      = errors.New("midas: order already confirmed")                 // 1.0: 90014; 2.0: 90014
+	ErrOrderRefunded       = errors.New("midas: order already refunded")                  // 1.0: 90015; 2.0: 90015
+	ErrOrderProcessing     = errors.New("midas: order being processed")                   // 1.0: 90016; 2.0: none (90016 is ErrSessionExpired)
+	ErrNoPermission        = errors.New("midas: no permission")                           // 1.0: 90017; 2.0: 90017
+	ErrInvalidParam        = errors.New("midas: parameter error")                         // 1.0: 90018; 2.0: 90018
 
 	// ErrAccessTokenInvalid matches errcodes 40001, 40014 and 42001: the
 	// access_token was rejected as invalid or expired.
@@ -73,43 +78,44 @@ const (
 	CodeAccessTokenExpired  = 42001
 )
 
-func sentinel(code int) error {
-	switch code {
-	case CodeSystemBusy:
-		return ErrSystemBusy
-	case CodeOrderNotFound:
-		return ErrOrderNotFound
-	case CodeMpSigInvalid:
-		return ErrMpSigInvalid
-	case CodeSessionExpired:
-		return ErrSessionExpired
-	case CodeSigInvalid:
-		return ErrSigInvalid
-	case CodeOrderExists:
-		return ErrOrderExists
-	case CodeInsufficientBalance:
-		return ErrInsufficientBalance
-	case CodeOrderConfirmed:
-		return ErrOrderConfirmed
-	case CodeOrderRefunded:
-		return ErrOrderRefunded
-	case CodeOrderProcessing:
-		return ErrOrderProcessing
-	case CodeNoPermission:
-		return ErrNoPermission
-	case CodeInvalidParam:
-		return ErrInvalidParam
-	case CodeInvalidCredential, CodeInvalidAccessToken, CodeAccessTokenExpired:
-		return ErrAccessTokenInvalid
+// errcode is one row of a version's errcode table: a documented errcode,
+// the sentinel it matches and what it means in that version, in words. The
+// two tables (v1Errcodes, v2Errcodes) are the one place an errcode's meaning
+// is written: APIError.Is, APIError.Error, APIError.Meaning, CodeText, the
+// midas command and README's table all read them.
+type errcode struct {
+	code    int
+	err     error
+	meaning string
+}
+
+// errcodeTable is the documented errcodes of one version.
+type errcodeTable []errcode
+
+// lookup returns the row of code, or nil for an undocumented one.
+func (t errcodeTable) lookup(code int) *errcode {
+	for i := range t {
+		if t[i].code == code {
+			return &t[i]
+		}
 	}
 	return nil
 }
 
+// errcodesOf is the table of version v; an invalid v reads 1.0's (NewClient
+// rejects it, so only a hand-made APIError can carry one).
+func errcodesOf(v Version) errcodeTable {
+	if v == V2 {
+		return v2Errcodes
+	}
+	return v1Errcodes
+}
+
 // CodeText says in words what an errcode means in 1.0, or "" for an unknown
-// one. APIError.Error uses the meaning of the version that answered.
+// one. APIError.Meaning says it in the version that answered.
 func CodeText(code int) string {
-	if s := sentinel(code); s != nil {
-		return strings.TrimPrefix(s.Error(), "midas: ")
+	if e := v1Errcodes.lookup(code); e != nil {
+		return e.meaning
 	}
 	return ""
 }
@@ -140,7 +146,7 @@ func (e *APIError) Error() string {
 	}
 	b.WriteString(": errcode ")
 	b.WriteString(strconv.Itoa(e.Code))
-	if t := dialectOf(e.Version).codeText(e.Code); t != "" {
+	if t := e.Meaning(); t != "" {
 		b.WriteString(" (")
 		b.WriteString(t)
 		b.WriteString(")")
@@ -155,8 +161,18 @@ func (e *APIError) Error() string {
 // Is reports whether target is the sentinel of e.Code, as e.Version means
 // it (2.0's 90010 is ErrMpSigInvalid, 1.0's ErrSessionExpired).
 func (e *APIError) Is(target error) bool {
-	s := dialectOf(e.Version).sentinel(e.Code)
-	return s != nil && s == target
+	row := errcodesOf(e.Version).lookup(e.Code)
+	return row != nil && row.err == target
+}
+
+// Meaning says in words what e.Code means in e.Version (2.0's 90010
+// "signature is wrong (session_key)", 1.0's "player not logged in or session
+// expired"), or "" for an errcode neither table documents.
+func (e *APIError) Meaning() string {
+	if row := errcodesOf(e.Version).lookup(e.Code); row != nil {
+		return row.meaning
+	}
+	return ""
 }
 
 // HTTPError is an answer whose HTTP status is not 2xx. Its body is not kept:
@@ -234,11 +250,15 @@ func (e *OutcomeUnknownError) Is(target error) bool {
 // isOwnSentinel reports whether target is one of this package's sentinels.
 func isOwnSentinel(target error) bool {
 	switch target {
-	case ErrSystemBusy, ErrOrderNotFound, ErrMpSigInvalid, ErrSessionExpired, ErrSigInvalid,
-		ErrOrderExists, ErrInsufficientBalance, ErrOrderConfirmed, ErrOrderRefunded,
-		ErrOrderProcessing, ErrNoPermission, ErrInvalidParam, ErrAccessTokenInvalid,
-		ErrInvalidRequest, ErrOutcomeUnknown, ErrMalformedResponse, ErrNotSent:
+	case ErrInvalidRequest, ErrOutcomeUnknown, ErrMalformedResponse, ErrNotSent:
 		return true
+	}
+	for _, t := range [...]errcodeTable{v1Errcodes, v2Errcodes} {
+		for _, row := range t {
+			if row.err == target {
+				return true
+			}
+		}
 	}
 	return false
 }

@@ -130,9 +130,25 @@ func (c *Client) stamp(dst []field, cl *call, ts int64) []field {
 // used_gen_amt.
 func (v1) normalize(r *apiResponse) { r.UsedGenAmt = r.UsedGenAmt.or(r.UsedGenBalance) }
 
-func (v1) sentinel(code int) error { return sentinel(code) }
-
-func (v1) codeText(code int) string { return CodeText(code) }
+// v1Errcodes is 1.0's errcode table: each documented errcode, the sentinel
+// it matches and its meaning, the one place these are written for 1.0.
+var v1Errcodes = errcodeTable{
+	{CodeSystemBusy, ErrSystemBusy, "system busy"},
+	{CodeOrderNotFound, ErrOrderNotFound, "order does not exist"},
+	{CodeMpSigInvalid, ErrMpSigInvalid, "mp_sig is wrong"},
+	{CodeSessionExpired, ErrSessionExpired, "player not logged in or session expired"},
+	{CodeSigInvalid, ErrSigInvalid, "sig is wrong"},
+	{CodeOrderExists, ErrOrderExists, "order already exists"},
+	{CodeInsufficientBalance, ErrInsufficientBalance, "insufficient balance"},
+	{CodeOrderConfirmed, ErrOrderConfirmed, "order already confirmed"},
+	{CodeOrderRefunded, ErrOrderRefunded, "order already refunded"},
+	{CodeOrderProcessing, ErrOrderProcessing, "order being processed"},
+	{CodeNoPermission, ErrNoPermission, "no permission"},
+	{CodeInvalidParam, ErrInvalidParam, "parameter error"},
+	{CodeInvalidCredential, ErrAccessTokenInvalid, "access_token invalid or expired"},
+	{CodeInvalidAccessToken, ErrAccessTokenInvalid, "access_token invalid or expired"},
+	{CodeAccessTokenExpired, ErrAccessTokenInvalid, "access_token invalid or expired"},
+}
 
 // signFields computes sig over the sorted fields and, when sessionKey is
 // set, mp_sig over them plus access_token and sig.

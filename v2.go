@@ -244,35 +244,28 @@ func (v2) normalize(r *apiResponse) {
 	r.UsedGenAmt = r.UsedGenAmt.or(r.UsedPresentAmount).or(r.UsedGenBalance)
 }
 
-// sentinel maps 2.0's errcodes by meaning: 90010 is the session signature
+// v2Errcodes is 2.0's errcode table, the one place these are written for
+// 2.0. Sentinels follow meaning, not number: 90010 is the session signature
 // (1.0's mp_sig), 90011 pay_sig (1.0's sig), 90016 an expired session_key,
-// 90019 an unknown out_trade_no. The rest mean what they mean in 1.0.
-func (v2) sentinel(code int) error {
-	switch code {
-	case CodeV2SignatureInvalid:
-		return ErrMpSigInvalid
-	case CodeV2PaySigInvalid:
-		return ErrSigInvalid
-	case CodeV2SessionKeyExpired:
-		return ErrSessionExpired
-	case CodeV2OrderNotFound:
-		return ErrOrderNotFound
-	}
-	return sentinel(code)
-}
-
-func (v2) codeText(code int) string {
-	switch code {
-	case CodeV2SignatureInvalid:
-		return "signature is wrong (session_key)"
-	case CodeV2PaySigInvalid:
-		return "pay_sig is wrong (AppKey of env, or body bytes)"
-	case CodeV2SessionKeyExpired:
-		return "session_key expired"
-	case CodeV2OrderNotFound:
-		return "out_trade_no not found"
-	}
-	return CodeText(code)
+// 90019 an unknown out_trade_no. 90009, 90014, 90015 and 90017 are on no 2.0
+// page; should one come back it is read as 1.0 means it.
+var v2Errcodes = errcodeTable{
+	{CodeSystemBusy, ErrSystemBusy, "system busy"},
+	{CodeOrderNotFound, ErrOrderNotFound, "order does not exist"},
+	{CodeMpSigInvalid, ErrMpSigInvalid, "mp_sig is wrong (a 1.0 errcode, on no 2.0 page)"},
+	{CodeV2SignatureInvalid, ErrMpSigInvalid, "signature is wrong (session_key)"},
+	{CodeV2PaySigInvalid, ErrSigInvalid, "pay_sig is wrong (AppKey of env, or body bytes)"},
+	{CodeOrderExists, ErrOrderExists, "order already exists"},
+	{CodeInsufficientBalance, ErrInsufficientBalance, "insufficient balance"},
+	{CodeOrderConfirmed, ErrOrderConfirmed, "order already confirmed (a 1.0 errcode, on no 2.0 page)"},
+	{CodeOrderRefunded, ErrOrderRefunded, "order already refunded (a 1.0 errcode, on no 2.0 page)"},
+	{CodeV2SessionKeyExpired, ErrSessionExpired, "session_key expired"},
+	{CodeNoPermission, ErrNoPermission, "no permission (a 1.0 errcode, on no 2.0 page)"},
+	{CodeInvalidParam, ErrInvalidParam, "parameter error"},
+	{CodeV2OrderNotFound, ErrOrderNotFound, "out_trade_no not found"},
+	{CodeInvalidCredential, ErrAccessTokenInvalid, "access_token invalid or expired"},
+	{CodeInvalidAccessToken, ErrAccessTokenInvalid, "access_token invalid or expired"},
+	{CodeAccessTokenExpired, ErrAccessTokenInvalid, "access_token invalid or expired"},
 }
 
 // The errcodes whose meaning differs in virtual payment 2.0.

@@ -29,11 +29,6 @@ type dialect interface {
 	// normalize copies the version's answer fields onto the names the
 	// response types are filled from.
 	normalize(r *apiResponse)
-
-	// sentinel is the sentinel of an errcode as this version means it, or
-	// nil; codeText says it in words for error messages.
-	sentinel(code int) error
-	codeText(code int) string
 }
 
 // dialectOf returns the dialect of v; an invalid v is V1's (NewClient

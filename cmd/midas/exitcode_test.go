@@ -102,3 +102,26 @@ func TestUnknownOutcomeHintSettlesNeverRefunds(t *testing.T) {
 	assert.Contains(t, msg, midas.LateLandingWindow.String())
 	assert.NotContains(t, msg, "until it exits 0 or 3")
 }
+
+// The command says what an errcode means in the version that answered, as
+// the SDK's table has it: 2.0 has no mp_sig, and its 90016 is an expired
+// session_key, not 1.0's "being processed".
+func TestErrcodeMeaningFollowsTheVersion(t *testing.T) {
+	for _, tc := range []struct {
+		v    midas.Version
+		code int
+		want string
+	}{
+		{midas.V1, 90010, "errcode 90010: player not logged in or session expired"},
+		{midas.V2, 90010, "errcode 90010: signature is wrong (session_key)"},
+		{midas.V1, 90016, "errcode 90016: order being processed"},
+		{midas.V2, 90016, "errcode 90016: session_key expired"},
+		{midas.V2, 90019, "errcode 90019: out_trade_no not found"},
+		{midas.V1, 90019, "errcode 90019: undocumented errcode"},
+	} {
+		err := &midas.APIError{API: midas.APIGetBalance, Code: tc.code, Version: tc.v}
+		got := explain("balance", err)
+		assert.True(t, strings.HasPrefix(got, tc.want), "%s %d: %s", tc.v, tc.code, got)
+		assert.NotContains(t, got, "mp_sig", "%s %d: %s", tc.v, tc.code, got)
+	}
+}

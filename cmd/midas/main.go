@@ -212,16 +212,6 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	return set
 }
 
-// sentinels are the package's errcode sentinels, for words and hints that
-// follow what the client matched (the meaning of an errcode depends on the
-// version that answered).
-var sentinels = []error{
-	midas.ErrSystemBusy, midas.ErrOrderNotFound, midas.ErrMpSigInvalid, midas.ErrSessionExpired,
-	midas.ErrSigInvalid, midas.ErrOrderExists, midas.ErrInsufficientBalance, midas.ErrOrderConfirmed,
-	midas.ErrOrderRefunded, midas.ErrOrderProcessing, midas.ErrNoPermission, midas.ErrInvalidParam,
-	midas.ErrAccessTokenInvalid,
-}
-
 // hints say what an errcode usually means for someone at a terminal.
 var hints = map[error]string{
 	midas.ErrSigInvalid: "usually the AppKey does not match the environment or the version: sandbox and " +
@@ -294,13 +284,16 @@ func cause(err error) string {
 	if !errors.As(err, &apiErr) {
 		return stripPrefixes(err.Error())
 	}
-	meaning := "undocumented errcode"
+	// The meaning is the SDK's, in the version that answered.
+	meaning := apiErr.Meaning()
+	if meaning == "" {
+		meaning = "undocumented errcode"
+	}
 	var hint string
-	for _, s := range sentinels {
-		if errors.Is(apiErr, s) {
-			meaning = strings.TrimPrefix(s.Error(), "midas: ")
-			hint = hints[s]
-			break
+	for s, h := range hints {
+		// An errcode matches one sentinel at most.
+		if apiErr.Is(s) {
+			hint = h
 		}
 	}
 	s := fmt.Sprintf("errcode %d: %s", apiErr.Code, meaning)

@@ -616,7 +616,7 @@ func TestVersion2(t *testing.T) {
 	wrongKey["MIDAS_APPKEY"] = defaultSandboxKey
 	code, _, errOut = runCmd(t, wrongKey, append([]string{"balance"}, player...)...)
 	assert.Equal(t, exitRefused, code, errOut)
-	assert.Contains(t, errOut, "errcode 90011: sig is wrong")
+	assert.Contains(t, errOut, "errcode 90011: pay_sig is wrong (AppKey of env, or body bytes)")
 	assert.Contains(t, errOut, "AppKey does not match the environment or the version")
 
 	// A 1.0-only field is refused before sending, naming the flag.
