@@ -8,7 +8,7 @@ import "context"
 func (c *Client) GetBalance(ctx context.Context, r BalanceRequest) (*BalanceResponse, error) {
 	cl, err := c.d.balance(c, &r)
 	if err != nil {
-		return nil, err
+		return nil, inVersion(err, c.d.version())
 	}
 	var out apiResponse
 	if err := c.do(ctx, cl, &out); err != nil {

@@ -29,7 +29,7 @@ func (c *Client) SettleCancelPay(ctx context.Context, r CancelPayRequest) (*Canc
 func (c *Client) cancelPay(ctx context.Context, r CancelPayRequest, settling bool) (*CancelPayResponse, error) {
 	cl, err := c.d.cancelPay(c, &r)
 	if err != nil {
-		return nil, err
+		return nil, inVersion(err, c.d.version())
 	}
 	cl.settling = settling
 	var out apiResponse

@@ -72,14 +72,23 @@ type Client struct {
 // once, each by its Go field name:
 //
 //	midas: invalid Config: AppID: required; OfferID: required; AppKey: required
+//
+// An option's problem alone is an *InvalidRequestError; a Config's problems
+// (with an option's, if any) are each an *InvalidRequestError, reachable
+// through the error's Unwrap() []error.
 func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	problems := cfg.problems()
 	s, err := newSettings(opts)
 	if err != nil {
+		err = inVersion(err, cfg.Version)
 		if len(problems) == 0 {
 			return nil, err
 		}
-		problems = append(problems, strings.TrimPrefix(err.Error(), ErrInvalidRequest.Error()+": "))
+		var ire *InvalidRequestError
+		if !errors.As(err, &ire) {
+			return nil, err
+		}
+		problems = append(problems, ire)
 	}
 	if len(problems) > 0 {
 		return nil, &configError{problems: problems}
@@ -90,49 +99,69 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// problems lists what is missing or invalid in cfg, "Field: problem" each,
-// in field order. No problem quotes a secret.
-func (cfg *Config) problems() []string {
-	var out []string
+// problems lists what is missing or invalid in cfg, in field order. No
+// problem quotes a secret.
+func (cfg *Config) problems() []*InvalidRequestError {
+	var out []*InvalidRequestError
+	add := func(field, format string, args ...any) {
+		out = append(out, &InvalidRequestError{Field: field, Version: cfg.Version, Reason: fmt.Sprintf(format, args...)})
+	}
 	check := func(field, v string, err error) {
 		switch {
 		case v == "":
-			out = append(out, field+": required")
+			add(field, "required")
 		case err != nil:
-			out = append(out, strings.TrimPrefix(err.Error(), ErrInvalidRequest.Error()+": "))
+			ire := err.(*InvalidRequestError)
+			ire.Version = cfg.Version
+			out = append(out, ire)
 		}
 	}
 	check("AppID", cfg.AppID, checkToken("AppID", cfg.AppID, 64))
 	check("OfferID", cfg.OfferID, checkToken("OfferID", cfg.OfferID, 64))
 	check("AppKey", cfg.AppKey, checkSecret("AppKey", cfg.AppKey))
 	if !cfg.Env.valid() {
-		out = append(out, fmt.Sprintf("Env: must be Production or Sandbox, got %d", int(cfg.Env)))
+		add("Env", "must be Production or Sandbox, got %d", int(cfg.Env))
 	}
 	if !cfg.Version.valid() {
-		out = append(out, fmt.Sprintf("Version: must be V1 or V2, got %d", int(cfg.Version)))
+		add("Version", "must be V1 or V2, got %d", int(cfg.Version))
 	}
 	switch t, static := cfg.AccessToken.(staticToken); {
 	case cfg.AccessToken == nil:
-		out = append(out, "AccessToken: required (a TokenSource, such as StaticToken or NewStableTokenSource)")
+		add("AccessToken", "required (a TokenSource, such as StaticToken or NewStableTokenSource)")
 	case static && t == "":
-		out = append(out, "AccessToken: StaticToken is empty")
+		add("AccessToken", "StaticToken is empty")
 	case static:
-		if err := checkSecret("AccessToken", string(t)); err != nil {
-			out = append(out, strings.TrimPrefix(err.Error(), ErrInvalidRequest.Error()+": "))
-		}
+		check("AccessToken", string(t), checkSecret("AccessToken", string(t)))
 	}
 	return out
 }
 
 // configError lists every problem of a Config at once.
-type configError struct{ problems []string }
+type configError struct{ problems []*InvalidRequestError }
 
 func (e *configError) Error() string {
-	return "midas: invalid Config: " + strings.Join(e.problems, "; ")
+	var b strings.Builder
+	b.WriteString("midas: invalid Config: ")
+	for i, p := range e.problems {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p.Field + ": " + p.Reason)
+	}
+	return b.String()
 }
 
 // Is matches ErrInvalidRequest, as every bad-input error does.
 func (e *configError) Is(target error) bool { return target == ErrInvalidRequest }
+
+// Unwrap gives each problem, an *InvalidRequestError.
+func (e *configError) Unwrap() []error {
+	out := make([]error, len(e.problems))
+	for i, p := range e.problems {
+		out[i] = p
+	}
+	return out
+}
 
 // Env is the environment the client calls.
 func (c *Client) Env() Env { return c.env }

@@ -272,9 +272,45 @@ func (e *notSentError) Error() string        { return "not sent: " + e.err.Error
 func (e *notSentError) Unwrap() error        { return e.err }
 func (e *notSentError) Is(target error) bool { return target == ErrNotSent }
 
-// invalid returns an error for bad input, matching ErrInvalidRequest.
+// InvalidRequestError is bad input, found before anything was sent: a field
+// of a request or of Config, or an option. It matches ErrInvalidRequest. A
+// program can say which of its own settings is wrong from Field without
+// reading the message; NewClient's error lists several (see NewClient).
+type InvalidRequestError struct {
+	// Field is the Go name of what was refused: a request or Config field
+	// ("BillNo", "AppKey"), an option ("WithMaxRetries"), or the method
+	// called when the version has no such API ("QueryOrder").
+	Field string
+	// Version is the generation whose rules refused it: the client's, or
+	// for the package functions the one they check (CheckBillNo: V1,
+	// CheckOutTradeNo: V2).
+	Version Version
+	// Reason says what is wrong, never quoting a secret.
+	Reason string
+}
+
+// Error reads "midas: invalid request: Field: Reason".
+func (e *InvalidRequestError) Error() string {
+	return "midas: invalid request: " + e.Field + ": " + e.Reason
+}
+
+// Is matches ErrInvalidRequest.
+func (e *InvalidRequestError) Is(target error) bool { return target == ErrInvalidRequest }
+
+// invalid returns an error for bad input, matching ErrInvalidRequest, under
+// 1.0's rules unless its caller says otherwise (see inVersion).
 func invalid(field, format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrInvalidRequest, field, fmt.Sprintf(format, args...))
+	return &InvalidRequestError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// inVersion sets the version on an *InvalidRequestError from the checks
+// both versions share, so that it names the rules of the client that
+// refused it; other errors pass through.
+func inVersion(err error, v Version) error {
+	if e, ok := err.(*InvalidRequestError); ok {
+		e.Version = v
+	}
+	return err
 }
 
 // redactedError replaces the text of an error that quoted a secret, keeping

@@ -45,7 +45,7 @@ const gameItemURI = "requestMidasPaymentGameItem"
 func (c *Client) SignGameItem(r GameItemRequest) (*GameItemPayment, error) {
 	fs, err := c.d.gameItem(c, &r)
 	if err != nil {
-		return nil, err
+		return nil, inVersion(err, c.d.version())
 	}
 	data := appendObject(make([]byte, 0, bodySize(fs)), fs)
 	paySig, signature := c.signBody(gameItemURI, data, r.SessionKey)

@@ -46,7 +46,7 @@ func (c *Client) SettlePay(ctx context.Context, r PayRequest) (*PayResponse, err
 func (c *Client) pay(ctx context.Context, r PayRequest, settling bool) (*PayResponse, error) {
 	cl, err := c.d.pay(c, &r)
 	if err != nil {
-		return nil, err
+		return nil, inVersion(err, c.d.version())
 	}
 	cl.settling = settling
 	var out apiResponse

@@ -13,7 +13,7 @@ import (
 func (c *Client) QueryOrder(ctx context.Context, r QueryOrderRequest) (*QueryOrderResponse, error) {
 	cl, err := c.d.queryOrder(c, &r)
 	if err != nil {
-		return nil, err
+		return nil, inVersion(err, c.d.version())
 	}
 	var out apiResponse
 	if err := c.do(ctx, cl, &out); err != nil {

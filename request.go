@@ -77,6 +77,10 @@ func checkSessionKey(sessionKey string) error {
 // fills such ids itself for orders made without one, so a query may name one
 // (platformMade). The error matches ErrInvalidRequest.
 func CheckOutTradeNo(outTradeNo string, platformMade bool) error {
+	return inVersion(checkOutTradeNo(outTradeNo, platformMade), V2)
+}
+
+func checkOutTradeNo(outTradeNo string, platformMade bool) error {
 	if outTradeNo == "" {
 		return invalid("OutTradeNo", "empty")
 	}

@@ -273,7 +273,7 @@ func explain(cmd string, err error) string {
 		return s + cause(apiErr)
 	}
 	if errors.Is(err, midas.ErrInvalidRequest) {
-		return invalidText(err.Error())
+		return invalidText(err)
 	}
 	return stripPrefixes(err.Error())
 }
@@ -331,39 +331,38 @@ func isAPIPrefix(s string) bool {
 	return false
 }
 
-// invalidText rewrites "midas: invalid request: Field: problem", and each
-// "Field: problem" of "midas: invalid Config: ...; ...", to name the flag or
-// variable that sets Field.
-func invalidText(msg string) string {
-	msg = stripPrefixes(msg)
-	if head, rest, ok := strings.Cut(msg, "invalid Config: "); ok {
-		problems := strings.Split(rest, "; ")
-		for i, p := range problems {
-			if t, ok := fieldText(p); ok {
-				problems[i] = t
+// invalidText names the flag or variable that sets each field the SDK
+// refused, read from its *midas.InvalidRequestError; NewClient's error
+// lists every setting it refused.
+func invalidText(err error) string {
+	var many interface{ Unwrap() []error }
+	if errors.As(err, &many) {
+		var problems []string
+		for _, e := range many.Unwrap() {
+			var ire *midas.InvalidRequestError
+			if errors.As(e, &ire) {
+				problems = append(problems, fieldText(ire))
 			}
 		}
-		return head + "invalid settings: " + strings.Join(problems, "; ")
+		if len(problems) > 0 {
+			return "invalid settings: " + strings.Join(problems, "; ")
+		}
 	}
-	head, rest, ok := strings.Cut(msg, "invalid request: ")
-	if !ok {
-		return msg
+	var ire *midas.InvalidRequestError
+	if errors.As(err, &ire) {
+		return fieldText(ire)
 	}
-	if t, ok := fieldText(rest); ok {
-		return head + t
-	}
-	return msg
+	return stripPrefixes(err.Error())
 }
 
-// fieldText turns "Field: problem" into "invalid FLAG (Field): problem"
-// when a flag sets Field.
-func fieldText(s string) (string, bool) {
-	field, problem, ok := strings.Cut(s, ": ")
-	f, known := flagOf[field]
-	if !ok || !known {
-		return s, false
+// fieldText says "invalid FLAG (Field): reason" when a flag sets the field,
+// else "invalid request: Field: reason".
+func fieldText(e *midas.InvalidRequestError) string {
+	f, known := flagOf[e.Field]
+	if !known {
+		return "invalid request: " + e.Field + ": " + e.Reason
 	}
-	return "invalid " + f + " (" + field + "): " + problem, true
+	return "invalid " + f + " (" + e.Field + "): " + e.Reason
 }
 
 // masked hides a secret but shows its length and a short fingerprint, enough
