@@ -12,7 +12,7 @@
 //     (QueryOrder) and delivers a paid order that was not refunded;
 //   - POST /spend sells items for the player's game coins (Pay), with the
 //     bill_no recorded before the call and every unknown outcome settled
-//     (SettlePay) later: see Spend.
+//     (SettlePay) later: see SettlePending.
 //
 // Orders live in a SQL database (SQLStore: SQLite by default, PostgreSQL or
 // MySQL/MariaDB), so they survive a restart and several instances can
@@ -90,7 +90,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Server is the game server: an http.Handler serving OrderPath and PushPath.
+// Server is the game server: an http.Handler serving OrderPath, SpendPath
+// and PushPath.
 //
 // Delivery policy, for a push whose signatures all verified (so WeChat took
 // the money):
@@ -179,7 +180,7 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// ServeHTTP serves OrderPath and PushPath.
+// ServeHTTP serves OrderPath, SpendPath and PushPath.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 // Store returns the Server's store.
