@@ -3,7 +3,6 @@ package midas
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -311,56 +310,4 @@ func inVersion(err error, v Version) error {
 		e.Version = v
 	}
 	return err
-}
-
-// redactedError replaces the text of an error that quoted a secret, keeping
-// the chain below it for errors.Is and errors.As.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
-// minMaskLen is the shortest secret masked wherever its text appears. A
-// shorter one cannot be masked without mangling the message (a one-letter
-// token would eat every such letter); it is kept out structurally instead:
-// URLs are sanitized and no message of this package quotes a secret.
-const minMaskLen = 16
-
-// redact strips access_token from the URL of a *url.Error (net/http puts the
-// full URL there), then masks any long secret still left in the text,
-// keeping the chain for errors.Is (context.DeadlineExceeded and the like).
-func redact(err error, secrets ...string) error {
-	if ue, ok := err.(*url.Error); ok {
-		cp := *ue
-		cp.URL = sanitizeURL(ue.URL)
-		err = &cp
-	}
-	msg := err.Error()
-	out := msg
-	for _, s := range secrets {
-		if len(s) >= minMaskLen {
-			out = strings.ReplaceAll(out, s, redacted)
-		}
-	}
-	if out != msg {
-		return &redactedError{msg: out, err: err}
-	}
-	return err
-}
-
-// sanitizeURL masks the access_token query parameter of a URL.
-func sanitizeURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	q := u.Query()
-	if q.Has(keyAccessToken) {
-		q.Set(keyAccessToken, redacted)
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
 }

@@ -241,3 +241,27 @@ func (ts *StableTokenSource) fetch(ctx context.Context, force bool) (string, tim
 	}
 	return out.AccessToken, time.Duration(out.ExpiresIn) * time.Second, nil
 }
+
+// TokenInvalidator is implemented by a TokenSource that can drop a token
+// WeChat rejected (errcode 40001, 40014 or 42001). The Client then asks for a
+// new token, signs again (mp_sig covers the token) and retries once.
+type TokenInvalidator interface {
+	// InvalidateToken drops token, which WeChat rejected, if it is still
+	// the one given out.
+	InvalidateToken(token string)
+}
+
+// TokenSource gives the access_token for a call. It is asked once per call,
+// so it should cache; see StaticToken.
+type TokenSource interface {
+	// Token returns the access_token to call with, or why there is none.
+	Token(ctx context.Context) (string, error)
+}
+
+// StaticToken is a TokenSource that always gives token, for a backend that
+// manages access tokens elsewhere.
+func StaticToken(token string) TokenSource { return staticToken(token) }
+
+type staticToken string
+
+func (t staticToken) Token(context.Context) (string, error) { return string(t), nil }

@@ -62,3 +62,20 @@ func (t *defaultTransport) CloseIdleConnections() {
 		c.CloseIdleConnections()
 	}
 }
+
+// liveTransport sends through whatever transport hc has at the time.
+type liveTransport struct{ hc *http.Client }
+
+func (t liveTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if rt := t.hc.Transport; rt != nil {
+		return rt.RoundTrip(req)
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// CloseIdleConnections reaches hc's transport.
+func (t liveTransport) CloseIdleConnections() { t.hc.CloseIdleConnections() }
+
+// noRedirects makes a 3xx the answer: a redirected POST would be re-sent as
+// a GET, and whatever answered it would be read as Midas's answer.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

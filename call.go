@@ -1,0 +1,603 @@
+package midas
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The call path, in one file: an API method hands over a *call; do sends it
+// (newRequest frames and builds the HTTP request, attempt sends it and
+// checkResponse decodes the answer), classify decides from each attempt's
+// result whether to retry, stop or settle, and end says how the call ends.
+// The dialect (v1.go, v2.go) supplies what differs between the versions.
+
+// maxResponseBytes bounds how much of an answer is read. Real answers are a
+// few hundred bytes.
+const maxResponseBytes = 64 << 10
+
+// call is one API request before it is stamped and signed.
+type call struct {
+	api        string
+	billNo     string
+	sessionKey string
+	fields     []field // the body fields other than appid, offer_id and ts
+	// doneCode is the errcode that, after an attempt whose outcome was
+	// unclear, means that attempt was applied: 90012 for pay and present,
+	// 90015 for cancelpay; 0 for getbalance, which changes nothing.
+	doneCode int
+	// settling marks a call that repeats an earlier one whose outcome was
+	// unknown, so doneCode counts as success from the first attempt.
+	settling bool
+}
+
+// mutates reports whether the call can move coins.
+func (cl *call) mutates() bool { return cl.doneCode != 0 }
+
+// newRequest frames cl for one attempt (fresh ts, fresh signatures) and
+// builds the HTTP request around exactly the bytes that were signed.
+func (c *Client) newRequest(ctx context.Context, cl *call, tok string) (*http.Request, error) {
+	path, query, body := c.d.frame(c, cl, tok, c.now().Unix())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("midas: %s: build request: %w", cl.api, err)
+	}
+	// The URL is the base parsed once, with the path and the query set:
+	// no parsing per call.
+	u := *c.base
+	u.Path += path
+	u.RawPath = ""
+	u.RawQuery = query
+	req.URL, req.Host = &u, u.Host
+	req.Header["Content-Type"] = []string{"application/json"}
+	return req, nil
+}
+
+func billSuffix(billNo string) string {
+	if billNo == "" {
+		return ""
+	}
+	return " bill_no=" + billNo
+}
+
+// apiResponse holds every field any API of either version answers with.
+// Each number remembers whether the answer had it, so that a field the
+// response promises and the answer lacks is an error, never a zero.
+type apiResponse struct {
+	ErrCode        *int       `json:"errcode"`
+	ErrMsg         flexString `json:"errmsg"`
+	BillNo         string     `json:"bill_no"`
+	Balance        optInt     `json:"balance"`
+	GenBalance     optInt     `json:"gen_balance"`
+	FirstSave      flexBool   `json:"first_save"`
+	SaveAmt        optInt     `json:"save_amt"`
+	SaveSum        optInt     `json:"save_sum"`
+	CostSum        optInt     `json:"cost_sum"`
+	PresentSum     optInt     `json:"present_sum"`
+	UsedGenAmt     optInt     `json:"used_gen_amt"`
+	UsedGenBalance optInt     `json:"used_gen_balance"`
+
+	// 2.0's names, mapped onto the above by the dialect.
+	PresentBalance    optInt `json:"present_balance"`
+	SumSave           optInt `json:"sum_save"`
+	SumBalance        optInt `json:"sum_balance"`
+	SumCost           optInt `json:"sum_cost"`
+	SumPresent        optInt `json:"sum_present"`
+	UsedPresentAmount optInt `json:"used_present_amount"`
+
+	// queryorderinfo (2.0).
+	OutTradeNo    string `json:"out_trade_no"`
+	ProductID     string `json:"product_id"`
+	PayState      optInt `json:"pay_state"`
+	DeliverState  optInt `json:"deliver_state"`
+	PayFinishTime optInt `json:"pay_finish_time"`
+	MchOrderNo    string `json:"mch_order_no"`
+	TransactionID string `json:"transaction_id"`
+
+	alreadyProcessed bool // set by the retry loop, not decoded
+}
+
+// optInt is an integer answer field and whether the answer had it (null
+// counts as absent).
+type optInt struct {
+	v  int64
+	ok bool
+}
+
+func (n *optInt) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return fmt.Errorf("want an integer, got %.20s", b)
+	}
+	*n = optInt{v: v, ok: true}
+	return nil
+}
+
+// or is n if the answer had it, else alt.
+func (n optInt) or(alt optInt) optInt {
+	if n.ok {
+		return n
+	}
+	return alt
+}
+
+// promised lists the fields the answer to api must carry (their names in
+// version v) that it lacks. The pages list them for every success; an
+// answer without one (another shape, a truncated object) is not understood.
+// cancelpay promises only its errcode: 1.0 answers bill_no alone, 2.0 adds a
+// balance on some pages.
+func (r *apiResponse) missing(api string, v Version) []string {
+	var out []string
+	need := func(ok bool, v1Name, v2Name string) {
+		if !ok {
+			if v == V2 {
+				out = append(out, v2Name)
+			} else {
+				out = append(out, v1Name)
+			}
+		}
+	}
+	switch api {
+	case APIGetBalance:
+		need(r.Balance.ok, "balance", "balance")
+		need(r.GenBalance.ok, "gen_balance", "present_balance")
+		need(r.FirstSave.ok, "first_save", "first_save")
+		need(r.SaveAmt.ok, "save_amt", "sum_save")
+		need(r.SaveSum.ok, "save_sum", "sum_balance")
+		need(r.CostSum.ok, "cost_sum", "sum_cost")
+		need(r.PresentSum.ok, "present_sum", "sum_present")
+	case APIPay:
+		need(r.Balance.ok, "balance", "balance")
+		need(r.UsedGenAmt.ok, "used_gen_amt", "used_present_amount")
+	case APIPresent:
+		need(r.Balance.ok, "balance", "balance")
+	case APIQueryOrder:
+		need(r.PayState.ok, "pay_state", "pay_state")
+		need(r.DeliverState.ok, "deliver_state", "deliver_state")
+	}
+	return out
+}
+
+// errcoder is an answer's errcode (nil when absent) and errmsg.
+type errcoder interface{ errcode() (*int, string) }
+
+func (r *apiResponse) errcode() (*int, string) { return r.ErrCode, string(r.ErrMsg) }
+
+// checkResponse reads, closes and decodes resp. It returns an *HTTPError for
+// a non-2xx status, an error matching ErrMalformedResponse for an answer that
+// cannot be understood, and an *APIError for a non-zero errcode.
+func checkResponse(resp *http.Response, api, billNo string, v Version, out errcoder) error {
+	defer resp.Body.Close()
+	data, err := readLimited(resp)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// Drain a little more so the connection can be reused.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
+		return &HTTPError{API: api, StatusCode: resp.StatusCode, BillNo: billNo}
+	}
+	malformed := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s%s: HTTP %d: %s", ErrMalformedResponse, api, billSuffix(billNo), resp.StatusCode, fmt.Sprintf(format, args...))
+	}
+	if err != nil {
+		// The server answered: a same-bill_no retry is how to learn the
+		// outcome. The cause is kept (context.DeadlineExceeded, a reset).
+		return &bodyReadError{api: api, billNo: billNo, err: err}
+	}
+	if len(data) > maxResponseBytes {
+		return malformed("body larger than %d bytes", maxResponseBytes)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return malformed("%v", err)
+	}
+	code, msg := out.errcode()
+	if code == nil {
+		return malformed("no errcode")
+	}
+	if *code != 0 {
+		return &APIError{API: api, Code: *code, Message: msg, BillNo: billNo, Version: v}
+	}
+	return nil
+}
+
+// bodyReadError is a 2xx answer whose body could not be read to its end.
+type bodyReadError struct {
+	api, billNo string
+	err         error
+}
+
+func (e *bodyReadError) Error() string {
+	return "midas: " + e.api + billSuffix(e.billNo) + ": read answer: " + e.err.Error()
+}
+
+func (e *bodyReadError) Unwrap() error { return e.err }
+
+// readLimited reads up to maxResponseBytes+1 of a body, in one allocation
+// when the length is announced.
+func readLimited(resp *http.Response) ([]byte, error) {
+	var buf bytes.Buffer
+	if n := resp.ContentLength; n > 0 && n <= maxResponseBytes {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(resp.Body, maxResponseBytes+1))
+	return buf.Bytes(), err
+}
+
+// flexString is errmsg: a string, though some pages type it as a number.
+type flexString string
+
+func (s *flexString) UnmarshalJSON(b []byte) error {
+	if len(b) >= 2 && b[0] == '"' && bytes.IndexByte(b, '\\') < 0 {
+		// No escapes: the text between the quotes is the string.
+		*s = flexString(b[1 : len(b)-1])
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var v string
+		err := json.Unmarshal(b, &v)
+		*s = flexString(v)
+		return err
+	}
+	if string(b) == "null" {
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return errors.New("errmsg is neither a string nor a number")
+	}
+	*s = flexString(n)
+	return nil
+}
+
+// flexBool is first_save: documented as boolean with values 1 (yes) and 2
+// (no); both forms are accepted. ok records whether the answer had it.
+type flexBool struct{ v, ok bool }
+
+func (v *flexBool) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case "true", "1":
+		*v = flexBool{v: true, ok: true}
+	case "false", "2", "0":
+		*v = flexBool{ok: true}
+	case "null":
+		*v = flexBool{}
+	default:
+		return fmt.Errorf("first_save: want 1, 2, true or false, got %.20s", b)
+	}
+	return nil
+}
+
+// do sends cl, retrying what is safe to retry, and decodes the answer into
+// out. See the package doc and README "Retries and failures" for the
+// contract; in short:
+//   - an attempt that provably never reached the server is not ambiguous;
+//   - an attempt that may have been applied makes the call unclear, and an
+//     unclear pay, present or cancelpay ends as an *OutcomeUnknownError unless
+//     a retry is answered with the done code (the earlier attempt's success);
+//   - a settling call (the Settle helpers) repeats until the answer is clear,
+//     ctx ends or WithSettleMaxAttempts is reached, and stops at once on an
+//     answer given before the bill_no was looked up.
+func (c *Client) do(ctx context.Context, cl *call, out *apiResponse) error {
+	tok, err := c.token(ctx, cl)
+	if err != nil {
+		return c.end(cl, 0, cl.settling, err)
+	}
+	// unclear: an attempt so far may have been applied without our knowing.
+	unclear := cl.settling
+	refreshed := false
+	retries := 0
+	for attempt := 1; ; attempt++ {
+		res := c.attempt(ctx, cl, tok, out, attempt)
+		var v verdict
+		v, unclear = classify(cl, unclear, res)
+		switch {
+		case v == verdictDone:
+			// An error here is the done code: the bill_no was already
+			// processed, by the unclear attempt.
+			out.alreadyProcessed = res.err != nil
+			return nil
+		case v != verdictRetry && !refreshed && errors.Is(res.err, ErrAccessTokenInvalid):
+			if inv, ok := c.tokens.(TokenInvalidator); ok {
+				refreshed = true
+				inv.InvalidateToken(tok)
+				if tok, err = c.token(ctx, cl); err != nil {
+					return c.end(cl, attempt, unclear, err)
+				}
+				continue
+			}
+			return c.end(cl, attempt, unclear, res.err)
+		case v != verdictRetry:
+			return c.end(cl, attempt, unclear, res.err)
+		}
+		// A retry, if its budget allows: a settle's own bound ends it when
+		// the caller's context never does.
+		if cl.settling && attempt >= c.settleAttempts {
+			return c.end(cl, attempt, unclear, fmt.Errorf("%w (settle stopped: WithSettleMaxAttempts(%d) reached)", res.err, c.settleAttempts))
+		}
+		if !cl.settling && retries >= c.maxRetries {
+			return c.end(cl, attempt, unclear, res.err)
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return c.end(cl, attempt, unclear, fmt.Errorf("%w (retry stopped: %w)", res.err, cerr))
+		}
+		retries++
+		if werr := sleep(ctx, c.backoff(retries)); werr != nil {
+			return c.end(cl, attempt, unclear, fmt.Errorf("%w (retry stopped: %w)", res.err, werr))
+		}
+	}
+}
+
+// verdict is what an attempt's result means for its call.
+type verdict int
+
+const (
+	// verdictDone: the call succeeded, or an unclear attempt was answered
+	// with the done code (applied earlier).
+	verdictDone verdict = iota
+	// verdictRetry: send again, if the budget and the context allow.
+	verdictRetry
+	// verdictUnknown: stop; the coins may or may not have moved.
+	verdictUnknown
+	// verdictDefinite: stop; the error says what happened.
+	verdictDefinite
+)
+
+func (v verdict) String() string {
+	return [...]string{"done", "retry", "unknown", "definite"}[v]
+}
+
+// classify decides what one attempt's result res means for cl, given
+// whether an earlier attempt may have been applied (unclear), and returns
+// whether the call is unclear now. It is pure: waiting, counting and the
+// token refresh are do's.
+//
+// A settling call (the Settle helpers) repeats until the answer is clear:
+// "being processed" and an unreadable answer are not.
+func classify(cl *call, unclear bool, res result) (verdict, bool) {
+	if res.err == nil {
+		return verdictDone, unclear
+	}
+	unclear = unclear || (res.ambiguous && cl.mutates())
+	var apiErr *APIError
+	isAPI := errors.As(res.err, &apiErr)
+	if unclear && isAPI && apiErr.Code == cl.doneCode {
+		return verdictDone, unclear
+	}
+	if res.retryable || (cl.settling && (res.ambiguous || (isAPI && apiErr.Is(ErrOrderProcessing)))) {
+		return verdictRetry, unclear
+	}
+	return stopVerdict(cl, unclear, res.err), unclear
+}
+
+// stopVerdict says how a call that stops on err ends: unknown when a pay,
+// present or cancelpay may have been applied, else definite. A settling
+// call is definite only on an answer given after the server looked the
+// bill_no up (afterLookup); anything else leaves its outcome unknown.
+func stopVerdict(cl *call, unclear bool, err error) verdict {
+	if !unclear || !cl.mutates() {
+		return verdictDefinite
+	}
+	if cl.settling {
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && afterLookup(apiErr) {
+			return verdictDefinite
+		}
+	}
+	return verdictUnknown
+}
+
+// token asks the TokenSource for the access_token of a call. A failure
+// matches ErrNotSent.
+func (c *Client) token(ctx context.Context, cl *call) (string, error) {
+	tok, err := c.tokens.Token(ctx)
+	if err != nil {
+		// Nothing was sent without a token.
+		return "", fmt.Errorf("midas: %s%s: get access_token: %w", cl.api, billSuffix(cl.billNo), &notSentError{err})
+	}
+	if tok == "" {
+		return "", fmt.Errorf("midas: %s%s: %w", cl.api, billSuffix(cl.billNo), &notSentError{errors.New("token source gave an empty access_token")})
+	}
+	return tok, nil
+}
+
+// end is the error a call ends with: err itself, or an *OutcomeUnknownError
+// around it when stopVerdict says the outcome is unknown.
+func (c *Client) end(cl *call, attempts int, unclear bool, err error) error {
+	if stopVerdict(cl, unclear, err) == verdictDefinite {
+		return err
+	}
+	return &OutcomeUnknownError{API: cl.api, BillNo: cl.billNo, Attempts: attempts, Err: err}
+}
+
+// afterLookup reports whether an errcode is a definite answer about the
+// bill_no, given after the server looked it up: not enough coins (pay), no
+// such order and already confirmed (cancelpay). Every other code, -1, "being
+// processed", a rejection of the request itself (token, signatures, session,
+// permission, parameters, IP whitelist, quota) or a code not documented for
+// these APIs, says nothing of the earlier attempt. The sentinels carry each
+// version's meaning, so this holds for both.
+func afterLookup(e *APIError) bool {
+	return e.Is(ErrInsufficientBalance) || e.Is(ErrOrderNotFound) || e.Is(ErrOrderConfirmed)
+}
+
+// result is what one attempt came to. retryable says whether sending again
+// may help; ambiguous whether the server may have applied the call though
+// the answer says nothing of it.
+type result struct {
+	err                  error
+	retryable, ambiguous bool
+}
+
+// attempt sends cl once, with a fresh ts and fresh signatures.
+func (c *Client) attempt(ctx context.Context, cl *call, tok string, out *apiResponse, n int) (res result) {
+	actx := ctx
+	if c.attemptTimeout > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(ctx, c.attemptTimeout)
+		defer cancel()
+	}
+	if c.logger != nil {
+		start := time.Now()
+		defer func() { c.logAttempt(cl, n, res.err, time.Since(start)) }()
+	}
+
+	if err := actx.Err(); err != nil {
+		// Never sent: nothing can have been applied.
+		return result{err: fmt.Errorf("midas: %s%s: %w", cl.api, billSuffix(cl.billNo), &notSentError{err})}
+	}
+	var conn connTrace
+	req, err := c.newRequest(httptrace.WithClientTrace(actx, conn.trace()), cl, tok)
+	if err != nil {
+		return result{err: err}
+	}
+	// Whether to retry after an error also depends on the caller's context,
+	// which do checks.
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		err = redact(err, tok, c.appKey, cl.sessionKey)
+		if conn.neverConnected(err) {
+			return result{err: fmt.Errorf("midas: %s%s: %w", cl.api, billSuffix(cl.billNo), &notSentError{err}), retryable: true}
+		}
+		// Sent or not, we cannot tell: a timeout may come after the server
+		// applied the call.
+		return result{err: fmt.Errorf("midas: %s%s: %w", cl.api, billSuffix(cl.billNo), err), retryable: true, ambiguous: true}
+	}
+	*out = apiResponse{}
+	err = checkResponse(resp, cl.api, cl.billNo, c.d.version(), out)
+	var apiErr *APIError
+	var httpErr *HTTPError
+	var readErr *bodyReadError
+	switch {
+	case err == nil:
+		c.d.normalize(out)
+		if missing := out.missing(cl.api, c.d.version()); len(missing) > 0 {
+			// Another shape than the documented one: not understood, like
+			// any malformed 2xx (the call may well have been applied).
+			return result{err: fmt.Errorf("%w: %s%s: HTTP %d: the answer has no %s", ErrMalformedResponse, cl.api, billSuffix(cl.billNo),
+				resp.StatusCode, strings.Join(missing, ", ")), ambiguous: true}
+		}
+		return result{}
+	case errors.As(err, &apiErr):
+		busy := apiErr.Code == CodeSystemBusy
+		return result{err: err, retryable: busy, ambiguous: busy}
+	case errors.As(err, &httpErr):
+		server := httpErr.StatusCode >= 500
+		return result{err: err, retryable: server, ambiguous: server}
+	case errors.As(err, &readErr):
+		return result{err: err, retryable: true, ambiguous: true}
+	}
+	// A 2xx we could not understand: the server may well have applied the
+	// call. Not retried by a plain call; a Settle helper repeats it.
+	return result{err: err, ambiguous: true}
+}
+
+// connTrace records whether an attempt ever had a connection: an error
+// before that point proves the request was never sent.
+type connTrace struct {
+	mu        sync.Mutex
+	gotConn   bool
+	dialOrTLS bool // a dial or TLS handshake failed
+}
+
+func (t *connTrace) trace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { t.mu.Lock(); t.gotConn = true; t.mu.Unlock() },
+		ConnectDone: func(_, _ string, err error) {
+			if err != nil {
+				t.mu.Lock()
+				t.dialOrTLS = true
+				t.mu.Unlock()
+			}
+		},
+		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
+			if err != nil {
+				t.mu.Lock()
+				t.dialOrTLS = true
+				t.mu.Unlock()
+			}
+		},
+	}
+}
+
+// neverConnected reports whether err proves that no byte of the request
+// reached the server: no connection was had, and the error is a dial, DNS or
+// TLS handshake failure. Anything else (a mocked transport's error, a
+// timeout after connecting) stays ambiguous.
+func (t *connTrace) neverConnected(err error) bool {
+	t.mu.Lock()
+	got, failed := t.gotConn, t.dialOrTLS
+	t.mu.Unlock()
+	if got {
+		return false
+	}
+	if failed {
+		return true
+	}
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	var alert tls.AlertError
+	return (errors.As(err, &opErr) && opErr.Op == "dial") || errors.As(err, &dnsErr) ||
+		errors.As(err, &certErr) || errors.As(err, &recErr) || errors.As(err, &alert)
+}
+
+// backoff is the wait before retry n (from 1): full jitter up to
+// backoffMin*2^(n-1), capped at backoffMax.
+func (c *Client) backoff(n int) time.Duration {
+	ceil := c.backoffMax
+	if n < 32 {
+		if d := c.backoffMin << (n - 1); d > 0 && d < ceil {
+			ceil = d
+		}
+	}
+	return time.Duration(rand.Int64N(int64(ceil)) + 1)
+}
+
+// sleep waits d, or less if ctx ends first, in which case it returns ctx's
+// error.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *Client) logAttempt(cl *call, n int, err error, d time.Duration) {
+	if c.logger == nil {
+		return
+	}
+	attrs := []slog.Attr{slog.String("api", cl.api), slog.Int("attempt", n), slog.Duration("duration", d)}
+	if cl.billNo != "" {
+		attrs = append(attrs, slog.String("bill_no", cl.billNo))
+	}
+	level := slog.LevelInfo
+	if err != nil {
+		level = slog.LevelWarn
+		var apiErr *APIError
+		if errors.As(err, &apiErr) {
+			attrs = append(attrs, slog.Int("errcode", apiErr.Code))
+		}
+		// Error texts are redacted where they are made.
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	c.logger.LogAttrs(context.Background(), level, "midas attempt", attrs...)
+}
