@@ -203,20 +203,8 @@ type OrderRequest struct {
 // ({"signData","paySig","signature"}) that the front end passes to
 // wx.requestMidasPaymentGameItem as it is.
 func (s *Server) order(w http.ResponseWriter, r *http.Request) {
-	var req OrderRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || req.OpenID == "" {
-		httpError(w, http.StatusBadRequest, "want JSON {openid, session_key, product_id, quantity}")
-		return
-	}
-	price, ok := s.catalogue[req.ProductID]
-	switch {
-	case !ok:
-		httpError(w, http.StatusNotFound, "no such product")
-		return
-	case req.Quantity < 1 || req.Quantity > MaxQuantity:
-		httpError(w, http.StatusBadRequest, fmt.Sprintf("quantity must be 1 to %d", MaxQuantity))
+	req, price, ok := readPurchase(w, r, s.catalogue, "no such product")
+	if !ok {
 		return
 	}
 	// A fresh OutTradeNo is unique but for astronomically bad luck; the
@@ -366,6 +354,29 @@ func (s *Server) Reconcile(ctx context.Context, outTradeNo, sessionKey string) (
 		s.log.Info("itemshop: delivered by Reconcile", slog.String("out_trade_no", o.OutTradeNo))
 	}
 	return true, nil
+}
+
+// readPurchase reads the body of POST /order or POST /spend and prices it
+// from prices (never from the client). On a bad request it answers it and
+// reports false.
+func readPurchase(w http.ResponseWriter, r *http.Request, prices map[string]int64, unknown string) (OrderRequest, int64, bool) {
+	var req OrderRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || req.OpenID == "" {
+		httpError(w, http.StatusBadRequest, "want JSON {openid, session_key, product_id, quantity}")
+		return req, 0, false
+	}
+	price, ok := prices[req.ProductID]
+	switch {
+	case !ok:
+		httpError(w, http.StatusNotFound, unknown)
+		return req, 0, false
+	case req.Quantity < 1 || req.Quantity > MaxQuantity:
+		httpError(w, http.StatusBadRequest, fmt.Sprintf("quantity must be 1 to %d", MaxQuantity))
+		return req, 0, false
+	}
+	return req, price, true
 }
 
 // newOutTradeNo makes an order id: "is", the UTC date and 20 random hex

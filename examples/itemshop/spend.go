@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -29,14 +28,9 @@ func (f SessionKeysFunc) SessionKey(ctx context.Context, openID string) (string,
 	return f(ctx, openID)
 }
 
-// SpendRequest is the body of POST /spend. As with OrderRequest, a real
-// game takes the openid and session_key from the player's login session.
-type SpendRequest struct {
-	OpenID     string `json:"openid"`
-	SessionKey string `json:"session_key"`
-	ProductID  string `json:"product_id"`
-	Quantity   int64  `json:"quantity"`
-}
+// SpendRequest is the body of POST /spend: the same as POST /order's, the
+// price being in coins (Config.CoinPrices).
+type SpendRequest = OrderRequest
 
 // SpendAnswer is the answer of POST /spend.
 type SpendAnswer struct {
@@ -61,20 +55,8 @@ const payTimeout = 10 * time.Second
 //     granted. An unknown outcome: it stays pending (202) and is settled
 //     with SettlePay and the same bill_no, which can never charge twice.
 func (s *Server) spend(w http.ResponseWriter, r *http.Request) {
-	var req SpendRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || req.OpenID == "" {
-		httpError(w, http.StatusBadRequest, "want JSON {openid, session_key, product_id, quantity}")
-		return
-	}
-	price, ok := s.coinPrices[req.ProductID]
-	switch {
-	case !ok:
-		httpError(w, http.StatusNotFound, "no such product for coins")
-		return
-	case req.Quantity < 1 || req.Quantity > MaxQuantity:
-		httpError(w, http.StatusBadRequest, fmt.Sprintf("quantity must be 1 to %d", MaxQuantity))
+	req, price, ok := readPurchase(w, r, s.coinPrices, "no such product for coins")
+	if !ok {
 		return
 	}
 	// The pay goes on when the player hangs up: an abandoned call would only
