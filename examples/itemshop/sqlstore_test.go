@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gomidas/midas"
 	"github.com/gomidas/midas/examples/itemshop"
@@ -39,8 +40,9 @@ func TestSQLStoreSurvivesRestart(t *testing.T) {
 			res, err := before.Refund(ctx, itemshop.Refund{RefundID: "rf-1", OutTradeNo: "r-refunded", OpenID: "p1", Amount: 250, Source: 1})
 			require.NoError(t, err)
 			require.Equal(t, itemshop.RefundRevoked, res)
+			created := time.UnixMilli(time.Now().Add(-time.Hour).UnixMilli()) // the store keeps milliseconds
 			for _, sp := range []itemshop.Spend{
-				{BillNo: "b-pending", OpenID: "p1", ProductID: "sword", Quantity: 1, Coins: 10},
+				{BillNo: "b-pending", OpenID: "p1", ProductID: "sword", Quantity: 1, Coins: 10, CreatedAt: created},
 				{BillNo: "b-paid", OpenID: "p1", ProductID: "shield", Quantity: 3, Coins: 75},
 			} {
 				require.NoError(t, before.AddSpend(ctx, sp))
@@ -68,7 +70,7 @@ func TestSQLStoreSurvivesRestart(t *testing.T) {
 			pending, err := after.PendingSpends(ctx, "")
 			require.NoError(t, err)
 			assert.Equal(t, []itemshop.Spend{{BillNo: "b-pending", OpenID: "p1", ProductID: "sword", Quantity: 1, Coins: 10,
-				State: itemshop.SpendPending}}, pending)
+				State: itemshop.SpendPending, CreatedAt: created}}, pending)
 			paid, ok, err := after.Spend(ctx, "b-paid")
 			require.NoError(t, err)
 			assert.True(t, ok)
