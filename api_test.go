@@ -74,12 +74,12 @@ func TestAPIsSendSignedRequests(t *testing.T) {
 			t.Run(env.String()+"/"+ac.api, func(t *testing.T) {
 				c, mt := newMockedClient(t, env)
 				var got []signedRequest
-				mt.RegisterResponder(http.MethodPost, DefaultBaseURL+env.Path(ac.api), capture(t, &got, okAnswer))
+				mt.RegisterResponder(http.MethodPost, DefaultBaseURL+V1Path(env, ac.api), capture(t, &got, okAnswer))
 				_, err := ac.call(context.Background(), c)
 				require.NoError(t, err)
 				require.Len(t, got, 1)
 				r := got[0]
-				assert.Equal(t, env.Path(ac.api), r.Path)
+				assert.Equal(t, V1Path(env, ac.api), r.Path)
 				assert.Equal(t, testToken, r.Token)
 				assert.NotContains(t, r.Params, "access_token", "access_token goes only in the query string")
 				want := map[string]string{"appid": testAppID, "offer_id": testOfferID, "openid": testOpenID, "ts": "1507530737", "zone_id": "1", "pf": "android"}
@@ -106,7 +106,7 @@ func TestAPIErrcodesMapToSentinels(t *testing.T) {
 		for _, code := range ac.codes {
 			t.Run(fmt.Sprintf("%s/%d", ac.api, code), func(t *testing.T) {
 				c, mt := newMockedClient(t, Production)
-				mt.RegisterResponder(http.MethodPost, DefaultBaseURL+Production.Path(ac.api),
+				mt.RegisterResponder(http.MethodPost, DefaultBaseURL+V1Path(Production, ac.api),
 					httpmock.NewStringResponder(http.StatusOK, fmt.Sprintf(`{"errcode":%d,"errmsg":"message %d"}`, code, code)))
 				resp, err := ac.call(context.Background(), c)
 				require.Error(t, err)

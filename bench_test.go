@@ -33,7 +33,7 @@ func benchClient(b *testing.B, opts ...Option) *Client {
 }
 
 func benchCall(b *testing.B) *call {
-	cl, err := v1{}.pay(nil, &benchPay)
+	cl, err := v1{}.pay(&benchPay)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -45,13 +45,13 @@ func benchCall(b *testing.B) *call {
 func BenchmarkSign(b *testing.B) {
 	c := benchClient(b)
 	cl := benchCall(b)
-	path := c.env.Path(APIPay)
+	path := V1Path(c.env, APIPay)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		var arr [16]field
-		fs := c.stamp(arr[:0], cl, testTS)
-		sig, mp := c.signFields(fs, path, testToken, cl.sessionKey)
+		fs := c.d.(v1).stamp(arr[:0], cl, testTS)
+		sig, mp := c.d.(v1).signFields(fs, path, testToken, cl.sessionKey)
 		if len(sig) != 64 || len(mp) != 64 {
 			b.Fatal("bad signature")
 		}
@@ -64,9 +64,9 @@ func BenchmarkSignFloor(b *testing.B) {
 	c := benchClient(b)
 	cl := benchCall(b)
 	var arr [16]field
-	fs := c.stamp(arr[:0], cl, testTS)
-	path := c.env.Path(APIPay)
-	sig, _ := c.signFields(fs, path, testToken, cl.sessionKey)
+	fs := c.d.(v1).stamp(arr[:0], cl, testTS)
+	path := V1Path(c.env, APIPay)
+	sig, _ := c.d.(v1).signFields(fs, path, testToken, cl.sessionKey)
 	sigStr := appendSignString(nil, fs, nil, path, "&secret=", testAppKey)
 	mpStr := appendSignString(nil, fs, []field{{key: keyAccessToken, val: testToken}, {key: keySig, val: sig}}, path, "&session_key=", testSessionKey)
 	appKey, sessionKey := []byte(testAppKey), []byte(testSessionKey)
@@ -291,11 +291,11 @@ func v2Bench(b *testing.B) (*Client, []byte) {
 	}
 	r := benchPay
 	r.PF, r.SessionKey = "", testSessionKey
-	cl, err := v2{}.pay(c, &r)
+	cl, err := c.d.pay(&r)
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, _, body := v2{}.frame(c, cl, testToken, testTS)
+	_, _, body := c.d.frame(cl, testToken, testTS)
 	return c, body
 }
 
@@ -307,7 +307,7 @@ func BenchmarkSignV2(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		p, s := c.signBody(path, body, testSessionKey)
+		p, s := c.d.(v2).signBody(path, body, testSessionKey)
 		if len(p) != 64 || len(s) != 64 {
 			b.Fatal("bad signature")
 		}

@@ -50,7 +50,7 @@ func (cl *call) mutates() bool { return cl.doneCode != 0 }
 // newRequest frames cl for one attempt (fresh ts, fresh signatures) and
 // builds the HTTP request around exactly the bytes that were signed.
 func (c *Client) newRequest(ctx context.Context, cl *call, tok string) (*http.Request, error) {
-	path, query, body := c.d.frame(c, cl, tok, c.now().Unix())
+	path, query, body := c.d.frame(cl, tok, c.now().Unix())
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("midas: %s: build request: %w", cl.api, err)
@@ -88,15 +88,12 @@ type apiResponse struct {
 	CostSum        optInt     `json:"cost_sum"`
 	PresentSum     optInt     `json:"present_sum"`
 	UsedGenAmt     optInt     `json:"used_gen_amt"`
-	UsedGenBalance optInt     `json:"used_gen_balance"`
+	UsedGenBalance optInt     `json:"used_gen_balance"` // the Chinese pages' name for used_gen_amt
 
-	// 2.0's names, mapped onto the above by the dialect.
-	PresentBalance    optInt `json:"present_balance"`
-	SumSave           optInt `json:"sum_save"`
-	SumBalance        optInt `json:"sum_balance"`
-	SumCost           optInt `json:"sum_cost"`
-	SumPresent        optInt `json:"sum_present"`
-	UsedPresentAmount optInt `json:"used_present_amount"`
+	// Each version's own names, which its dialect's normalize maps onto
+	// the above: v1Answer in v1.go, v2Answer in v2.go.
+	v1Answer
+	v2Answer
 
 	// queryorderinfo (2.0).
 	OutTradeNo    string `json:"out_trade_no"`
@@ -137,39 +134,35 @@ func (n optInt) or(alt optInt) optInt {
 	return alt
 }
 
-// promised lists the fields the answer to api must carry (their names in
-// version v) that it lacks. The pages list them for every success; an
+// missing lists the fields the answer to api must carry that it lacks, by
+// the names the version answers with (name maps a 1.0 name to it). The pages list them for every success; an
 // answer without one (another shape, a truncated object) is not understood.
 // cancelpay promises only its errcode: 1.0 answers bill_no alone, 2.0 adds a
 // balance on some pages.
-func (r *apiResponse) missing(api string, v Version) []string {
+func (r *apiResponse) missing(api string, name func(string) string) []string {
 	var out []string
-	need := func(ok bool, v1Name, v2Name string) {
+	need := func(ok bool, v1Name string) {
 		if !ok {
-			if v == V2 {
-				out = append(out, v2Name)
-			} else {
-				out = append(out, v1Name)
-			}
+			out = append(out, name(v1Name))
 		}
 	}
 	switch api {
 	case APIGetBalance:
-		need(r.Balance.ok, "balance", "balance")
-		need(r.GenBalance.ok, "gen_balance", "present_balance")
-		need(r.FirstSave.ok, "first_save", "first_save")
-		need(r.SaveAmt.ok, "save_amt", "sum_save")
-		need(r.SaveSum.ok, "save_sum", "sum_balance")
-		need(r.CostSum.ok, "cost_sum", "sum_cost")
-		need(r.PresentSum.ok, "present_sum", "sum_present")
+		need(r.Balance.ok, "balance")
+		need(r.GenBalance.ok, "gen_balance")
+		need(r.FirstSave.ok, "first_save")
+		need(r.SaveAmt.ok, "save_amt")
+		need(r.SaveSum.ok, "save_sum")
+		need(r.CostSum.ok, "cost_sum")
+		need(r.PresentSum.ok, "present_sum")
 	case APIPay:
-		need(r.Balance.ok, "balance", "balance")
-		need(r.UsedGenAmt.ok, "used_gen_amt", "used_present_amount")
+		need(r.Balance.ok, "balance")
+		need(r.UsedGenAmt.ok, "used_gen_amt")
 	case APIPresent:
-		need(r.Balance.ok, "balance", "balance")
+		need(r.Balance.ok, "balance")
 	case APIQueryOrder:
-		need(r.PayState.ok, "pay_state", "pay_state")
-		need(r.DeliverState.ok, "deliver_state", "deliver_state")
+		need(r.PayState.ok, "pay_state")
+		need(r.DeliverState.ok, "deliver_state")
 	}
 	return out
 }
@@ -484,7 +477,7 @@ func (c *Client) attempt(ctx context.Context, cl *call, tok string, out *apiResp
 	switch {
 	case err == nil:
 		c.d.normalize(out)
-		if missing := out.missing(cl.api, c.d.version()); len(missing) > 0 {
+		if missing := out.missing(cl.api, c.d.answerName); len(missing) > 0 {
 			// Another shape than the documented one: not understood, like
 			// any malformed 2xx (the call may well have been applied).
 			return result{err: fmt.Errorf("%w: %s%s: HTTP %d: the answer has no %s", ErrMalformedResponse, cl.api, billSuffix(cl.billNo),

@@ -27,7 +27,7 @@ func (c *Client) SettleCancelPay(ctx context.Context, r CancelPayRequest) (*Canc
 }
 
 func (c *Client) cancelPay(ctx context.Context, r CancelPayRequest, settling bool) (*CancelPayResponse, error) {
-	cl, err := c.d.cancelPay(c, &r)
+	cl, err := c.d.cancelPay(&r)
 	if err != nil {
 		return nil, inVersion(err, c.d.version())
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -31,16 +30,11 @@ type Config struct {
 // safe for concurrent use by many goroutines.
 type Client struct {
 	appID, offerID string
-	appKey         string
+	appKey         string // for masking in errors; the dialect signs with it
 	env            Env
 	tokens         TokenSource
-	d              dialect // what differs between 1.0 and 2.0
+	d              dialect // what differs between 1.0 and 2.0, with its own state
 	settings
-
-	// appKeyPads is the AppKey as HMAC pads: fixed per client, made once.
-	appKeyPads hmacKey
-	// bufs holds buffers for the strings that are signed.
-	bufs sync.Pool
 }
 
 // NewClient checks cfg and the options and returns a Client. Every problem
@@ -69,10 +63,8 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	if len(problems) > 0 {
 		return nil, &configError{problems: problems}
 	}
-	c := &Client{appID: cfg.AppID, offerID: cfg.OfferID, appKey: cfg.AppKey, env: cfg.Env, tokens: cfg.AccessToken, settings: s, d: dialectOf(cfg.Version)}
-	c.appKeyPads = newHMACKey(cfg.AppKey)
-	c.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
-	return c, nil
+	return &Client{appID: cfg.AppID, offerID: cfg.OfferID, appKey: cfg.AppKey, env: cfg.Env, tokens: cfg.AccessToken,
+		settings: s, d: newDialect(cfg)}, nil
 }
 
 // problems lists what is missing or invalid in cfg, in field order. No

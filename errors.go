@@ -104,8 +104,8 @@ func (t errcodeTable) lookup(code int) *errcode {
 // errcodesOf is the table of version v; an invalid v reads 1.0's (NewClient
 // rejects it, so only a hand-made APIError can carry one).
 func errcodesOf(v Version) errcodeTable {
-	if v == V2 {
-		return v2Errcodes
+	if g, ok := generations[v]; ok {
+		return g.errcodes
 	}
 	return v1Errcodes
 }
@@ -135,9 +135,7 @@ type APIError struct {
 func (e *APIError) Error() string {
 	var b strings.Builder
 	b.WriteString("midas: ")
-	if e.Version == V2 {
-		b.WriteString("v2 ")
-	}
+	b.WriteString(generations[e.Version].label)
 	b.WriteString(e.API)
 	if e.BillNo != "" {
 		b.WriteString(" bill_no=")
@@ -252,8 +250,8 @@ func isOwnSentinel(target error) bool {
 	case ErrInvalidRequest, ErrOutcomeUnknown, ErrMalformedResponse, ErrNotSent:
 		return true
 	}
-	for _, t := range [...]errcodeTable{v1Errcodes, v2Errcodes} {
-		for _, row := range t {
+	for _, g := range generations {
+		for _, row := range g.errcodes {
 			if row.err == target {
 				return true
 			}

@@ -43,13 +43,11 @@ const gameItemURI = "requestMidasPaymentGameItem"
 // buyer's session_key. Nothing is sent: the client pays, and WeChat pushes
 // the delivery to the game server (see package push).
 func (c *Client) SignGameItem(r GameItemRequest) (*GameItemPayment, error) {
-	fs, err := c.d.gameItem(c, &r)
+	p, err := c.d.gameItem(&r)
 	if err != nil {
 		return nil, inVersion(err, c.d.version())
 	}
-	data := appendObject(make([]byte, 0, bodySize(fs)), fs)
-	paySig, signature := c.signBody(gameItemURI, data, r.SessionKey)
-	return &GameItemPayment{SignData: string(data), PaySig: paySig, Signature: signature}, nil
+	return p, nil
 }
 
 func checkProductID(id string) error {

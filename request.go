@@ -191,17 +191,6 @@ func checkPositive(name string, n int64) error {
 	return nil
 }
 
-// appendBody appends the 1.0 JSON body: fields in order, then sig and,
-// when set, mp_sig. Values were checked to be valid UTF-8, so escaping is all
-// that is needed for the server to decode exactly the signed text.
-func appendBody(b []byte, fs []field, sig, mpSig string) []byte {
-	fs = append(fs, field{key: keySig, val: sig})
-	if mpSig != "" {
-		fs = append(fs, field{key: keyMpSig, val: mpSig})
-	}
-	return appendObject(b, fs)
-}
-
 // appendObject appends fs as a compact JSON object, members in order: the
 // bodies of both versions and an item order's signData.
 func appendObject(b []byte, fs []field) []byte {

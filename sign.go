@@ -3,6 +3,7 @@ package midas
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"sync"
 )
 
 // Names of the body fields that carry or feed the signatures.
@@ -166,4 +167,28 @@ func SessionSig(body []byte, sessionKey string) string {
 	buf := pads.start(make([]byte, 0, sha256.BlockSize+len(body)))
 	buf = append(buf, body...)
 	return pads.sumHex(buf)
+}
+
+// appKey is a client's AppKey, ready to sign with: its HMAC pads, made once,
+// and buffers for the strings signed with it. Both dialects share it.
+type appKey struct {
+	key  string
+	pads hmacKey
+	bufs sync.Pool
+}
+
+func newAppKey(key string) *appKey {
+	k := &appKey{key: key, pads: newHMACKey(key)}
+	k.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	return k
+}
+
+// buf takes a buffer for a signed string; put wipes it (it held key pads
+// or a secret) and returns it.
+func (k *appKey) buf() *[]byte { return k.bufs.Get().(*[]byte) }
+
+func (k *appKey) put(bp *[]byte, buf []byte) {
+	clear(buf)
+	*bp = buf[:0]
+	k.bufs.Put(bp)
 }

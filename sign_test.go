@@ -45,9 +45,10 @@ func TestSigIgnoresSignatureFields(t *testing.T) {
 
 func TestSigSandboxPathChangesSignature(t *testing.T) {
 	p := workedParams()
-	assert.NotEqual(t, Sig(p, Production.Path(APIGetBalance), testAppKey), Sig(p, Sandbox.Path(APIGetBalance), testAppKey))
-	assert.Equal(t, "/cgi-bin/midas/sandbox/pay", Sandbox.Path(APIPay))
-	assert.Equal(t, "/cgi-bin/midas/pay", Production.Path(APIPay))
+	assert.NotEqual(t, Sig(p, V1Path(Production, APIGetBalance), testAppKey), Sig(p, V1Path(Sandbox, APIGetBalance), testAppKey))
+	assert.Equal(t, "/cgi-bin/midas/sandbox/pay", V1Path(Sandbox, APIPay))
+	assert.Equal(t, "/cgi-bin/midas/pay", V1Path(Production, APIPay))
+	assert.Equal(t, V1Path(Sandbox, APIPay), Sandbox.Path(APIPay), "the deprecated Env.Path is V1Path")
 }
 
 type goldenCase struct {

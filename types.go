@@ -44,28 +44,15 @@ const (
 
 // String returns "1.0" or "2.0".
 func (v Version) String() string {
-	switch v {
-	case V1:
-		return "1.0"
-	case V2:
-		return "2.0"
+	if g, ok := generations[v]; ok {
+		return g.name
 	}
 	return fmt.Sprintf("Version(%d)", int(v))
 }
 
-func (v Version) valid() bool { return v == V1 || v == V2 }
+func (v Version) valid() bool { _, ok := generations[v]; return ok }
 
 func (e Env) valid() bool { return e == Production || e == Sandbox }
-
-// Path returns the 1.0 path of api ("getbalance", "pay", "cancelpay",
-// "present") in this environment. It is also the org_loc that both
-// signatures cover. 2.0 paths are the same in both environments: V2Path.
-func (e Env) Path(api string) string {
-	if e == Sandbox {
-		return "/cgi-bin/midas/sandbox/" + api
-	}
-	return "/cgi-bin/midas/" + api
-}
 
 // The API names, as they appear in paths and in errors.
 const (

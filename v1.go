@@ -8,11 +8,19 @@ import (
 // v1 is virtual payment 1.0: /cgi-bin/midas/[sandbox/]{api}, appid, offer_id
 // and ts in the body with the request's fields, sorted and signed with sig
 // (the AppKey) and mp_sig (the session_key), both sent in the body.
-type v1 struct{}
+type v1 struct {
+	appID, offerID string
+	env            Env
+	key            *appKey
+}
+
+func newV1(cfg Config, key *appKey) dialect {
+	return v1{appID: cfg.AppID, offerID: cfg.OfferID, env: cfg.Env, key: key}
+}
 
 func (v1) version() Version { return V1 }
 
-func (v1) balance(c *Client, r *BalanceRequest) (*call, error) {
+func (v1) balance(r *BalanceRequest) (*call, error) {
 	if r.RechargeCenter {
 		return nil, fieldNotIn("RechargeCenter", V1)
 	}
@@ -23,7 +31,7 @@ func (v1) balance(c *Client, r *BalanceRequest) (*call, error) {
 	return &call{api: APIGetBalance, sessionKey: r.SessionKey, fields: fs}, nil
 }
 
-func (v1) pay(c *Client, r *PayRequest) (*call, error) {
+func (v1) pay(r *PayRequest) (*call, error) {
 	fs, err := v1PlayerFields(r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP)
 	if err != nil {
 		return nil, err
@@ -38,7 +46,7 @@ func (v1) pay(c *Client, r *PayRequest) (*call, error) {
 	return &call{api: APIPay, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderExists}, nil
 }
 
-func (v1) cancelPay(c *Client, r *CancelPayRequest) (*call, error) {
+func (v1) cancelPay(r *CancelPayRequest) (*call, error) {
 	if r.RefundBillNo != "" {
 		return nil, fieldNotIn("RefundBillNo", V1)
 	}
@@ -57,7 +65,7 @@ func (v1) cancelPay(c *Client, r *CancelPayRequest) (*call, error) {
 	return &call{api: APICancelPay, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderRefunded}, nil
 }
 
-func (v1) present(c *Client, r *PresentRequest) (*call, error) {
+func (v1) present(r *PresentRequest) (*call, error) {
 	fs, err := v1PlayerFields(r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP)
 	if err != nil {
 		return nil, err
@@ -69,11 +77,11 @@ func (v1) present(c *Client, r *PresentRequest) (*call, error) {
 	return &call{api: APIPresent, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderExists}, nil
 }
 
-func (v1) queryOrder(*Client, *QueryOrderRequest) (*call, error) {
+func (v1) queryOrder(*QueryOrderRequest) (*call, error) {
 	return nil, invalid("QueryOrder", "not an API of virtual payment %s (queryorderinfo is 2.0 only)", V1)
 }
 
-func (v1) gameItem(*Client, *GameItemRequest) ([]field, error) {
+func (v1) gameItem(*GameItemRequest) (*GameItemPayment, error) {
 	return nil, invalid("SignGameItem", "item purchases are virtual payment %s only; this client is %s", V2, V1)
 }
 
@@ -104,11 +112,11 @@ func v1PlayerFields(openID, sessionKey, zoneID, pf, userIP string) ([]field, err
 // frame sorts the fields with appid, offer_id and ts, signs sig and, with a
 // session_key, mp_sig (which also covers access_token and sig), and puts both
 // in the body. A sandbox call goes to, and signs, the sandbox path.
-func (v1) frame(c *Client, cl *call, tok string, ts int64) (path, query string, body []byte) {
+func (d v1) frame(cl *call, tok string, ts int64) (path, query string, body []byte) {
 	var arr [16]field
-	fs := c.stamp(arr[:0], cl, ts)
-	path = c.env.Path(cl.api)
-	sig, mpSig := c.signFields(fs, path, tok, cl.sessionKey)
+	fs := d.stamp(arr[:0], cl, ts)
+	path = V1Path(d.env, cl.api)
+	sig, mpSig := d.signFields(fs, path, tok, cl.sessionKey)
 	// The body gets its own slice: the transport may still read it after Do
 	// returns, so it cannot come from a pool.
 	body = appendBody(make([]byte, 0, bodySize(fs)), fs, sig, mpSig)
@@ -116,11 +124,11 @@ func (v1) frame(c *Client, cl *call, tok string, ts int64) (path, query string, 
 }
 
 // stamp appends cl's fields, appid, offer_id and ts to dst, sorted by key.
-func (c *Client) stamp(dst []field, cl *call, ts int64) []field {
+func (d v1) stamp(dst []field, cl *call, ts int64) []field {
 	dst = append(dst, cl.fields...)
 	dst = append(dst,
-		field{key: "appid", val: c.appID},
-		field{key: "offer_id", val: c.offerID},
+		field{key: "appid", val: d.appID},
+		field{key: "offer_id", val: d.offerID},
 		field{key: "ts", val: strconv.FormatInt(ts, 10), num: true})
 	sortFields(dst)
 	return dst
@@ -129,6 +137,13 @@ func (c *Client) stamp(dst []field, cl *call, ts int64) []field {
 // normalize reads used_gen_balance, the Chinese page's name, as
 // used_gen_amt.
 func (v1) normalize(r *apiResponse) { r.UsedGenAmt = r.UsedGenAmt.or(r.UsedGenBalance) }
+
+// answerName: 1.0's answer names are the ones the response types follow.
+func (v1) answerName(name string) string { return name }
+
+// v1Answer is the answer fields only 1.0 has: none beyond the shared ones,
+// whose names are 1.0's.
+type v1Answer struct{}
 
 // v1Errcodes is 1.0's errcode table: each documented errcode, the sentinel
 // it matches and its meaning, the one place these are written for 1.0.
@@ -152,18 +167,43 @@ var v1Errcodes = errcodeTable{
 
 // signFields computes sig over the sorted fields and, when sessionKey is
 // set, mp_sig over them plus access_token and sig.
-func (c *Client) signFields(fs []field, path, tok, sessionKey string) (sig, mpSig string) {
-	bp := c.bufs.Get().(*[]byte)
-	buf := appendSignString(c.appKeyPads.start(*bp), fs, nil, path, "&secret=", c.appKey)
-	sig = c.appKeyPads.sumHex(buf)
+func (d v1) signFields(fs []field, path, tok, sessionKey string) (sig, mpSig string) {
+	bp := d.key.buf()
+	buf := appendSignString(d.key.pads.start(*bp), fs, nil, path, "&secret=", d.key.key)
+	sig = d.key.pads.sumHex(buf)
 	if sessionKey != "" {
 		pads := newHMACKey(sessionKey)
 		buf = appendSignString(pads.start(buf), fs, []field{{key: keyAccessToken, val: tok}, {key: keySig, val: sig}}, path, "&session_key=", sessionKey)
 		mpSig = pads.sumHex(buf)
 	}
-	// The signed string holds secrets: wipe it before the buffer is reused.
-	clear(buf)
-	*bp = buf[:0]
-	c.bufs.Put(bp)
+	// The signed string holds secrets: put wipes it before reuse.
+	d.key.put(bp, buf)
 	return sig, mpSig
+}
+
+// appendBody appends the 1.0 JSON body: fields in order, then sig and,
+// when set, mp_sig. Values were checked to be valid UTF-8, so escaping is all
+// that is needed for the server to decode exactly the signed text.
+func appendBody(b []byte, fs []field, sig, mpSig string) []byte {
+	fs = append(fs, field{key: keySig, val: sig})
+	if mpSig != "" {
+		fs = append(fs, field{key: keyMpSig, val: mpSig})
+	}
+	return appendObject(b, fs)
+}
+
+// Path returns the 1.0 path of api in this environment.
+//
+// Deprecated: the path is 1.0's only; use V1Path, which says so (2.0's is
+// V2Path, the same in both environments).
+func (e Env) Path(api string) string { return V1Path(e, api) }
+
+// V1Path is the path of api ("getbalance", "pay", "cancelpay", "present")
+// in virtual payment 1.0 in env: the sandbox has its own. It is also the
+// org_loc that sig and mp_sig cover.
+func V1Path(env Env, api string) string {
+	if env == Sandbox {
+		return "/cgi-bin/midas/sandbox/" + api
+	}
+	return "/cgi-bin/midas/" + api
 }

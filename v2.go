@@ -17,7 +17,15 @@ import (
 // and pay_bill_no the pay's. Answer names: present_balance → GenBalance,
 // sum_save → SaveAmt, sum_balance → SaveSum, sum_cost → CostSum, sum_present
 // → PresentSum, used_present_amount → UsedGenAmount.
-type v2 struct{}
+type v2 struct {
+	offerID string
+	env     Env
+	key     *appKey
+}
+
+func newV2(cfg Config, key *appKey) dialect {
+	return v2{offerID: cfg.OfferID, env: cfg.Env, key: key}
+}
 
 // V2Path is the path of api in virtual payment 2.0; the same in both
 // environments. It is also the uri that pay_sig covers.
@@ -28,7 +36,7 @@ const APIQueryOrder = "queryorderinfo"
 
 func (v2) version() Version { return V2 }
 
-func (v2) balance(c *Client, r *BalanceRequest) (*call, error) {
+func (d v2) balance(r *BalanceRequest) (*call, error) {
 	zone := r.ZoneID
 	if r.RechargeCenter {
 		// The recharge-centre balance has one zone, "1".
@@ -37,7 +45,7 @@ func (v2) balance(c *Client, r *BalanceRequest) (*call, error) {
 		}
 		zone = DefaultZoneID
 	}
-	fs, err := v2Head(c, r.OpenID, r.SessionKey, zone, r.PF, r.UserIP, true)
+	fs, err := d.head(r.OpenID, r.SessionKey, zone, r.PF, r.UserIP, true)
 	if err != nil {
 		return nil, err
 	}
@@ -47,8 +55,8 @@ func (v2) balance(c *Client, r *BalanceRequest) (*call, error) {
 	return &call{api: APIGetBalance, sessionKey: r.SessionKey, fields: fs}, nil
 }
 
-func (v2) pay(c *Client, r *PayRequest) (*call, error) {
-	fs, err := v2Head(c, r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP, false)
+func (d v2) pay(r *PayRequest) (*call, error) {
+	fs, err := d.head(r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP, false)
 	if err != nil {
 		return nil, err
 	}
@@ -65,11 +73,11 @@ func (v2) pay(c *Client, r *PayRequest) (*call, error) {
 // cancelPay returns r.Amount coins of the pay r.BillNo. The refund has its
 // own id, r.RefundBillNo, which is its idempotency key: a retry keeps it,
 // and a repeat is answered 90012.
-func (v2) cancelPay(c *Client, r *CancelPayRequest) (*call, error) {
+func (d v2) cancelPay(r *CancelPayRequest) (*call, error) {
 	if r.PayItem != "" {
 		return nil, fieldNotIn("PayItem", V2)
 	}
-	fs, err := v2Head(c, r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP, false)
+	fs, err := d.head(r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP, false)
 	if err != nil {
 		return nil, err
 	}
@@ -87,8 +95,8 @@ func (v2) cancelPay(c *Client, r *CancelPayRequest) (*call, error) {
 	return &call{api: APICancelPay, billNo: r.RefundBillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderExists}, nil
 }
 
-func (v2) present(c *Client, r *PresentRequest) (*call, error) {
-	fs, err := v2Head(c, r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP, false)
+func (d v2) present(r *PresentRequest) (*call, error) {
+	fs, err := d.head(r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP, false)
 	if err != nil {
 		return nil, err
 	}
@@ -99,8 +107,8 @@ func (v2) present(c *Client, r *PresentRequest) (*call, error) {
 	return &call{api: APIPresent, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderExists}, nil
 }
 
-func (v2) queryOrder(c *Client, r *QueryOrderRequest) (*call, error) {
-	fs, err := v2Head(c, r.OpenID, r.SessionKey, r.ZoneID, "", r.UserIP, false)
+func (d v2) queryOrder(r *QueryOrderRequest) (*call, error) {
+	fs, err := d.head(r.OpenID, r.SessionKey, r.ZoneID, "", r.UserIP, false)
 	if err != nil {
 		return nil, err
 	}
@@ -114,9 +122,10 @@ func (v2) queryOrder(c *Client, r *QueryOrderRequest) (*call, error) {
 	return &call{api: APIQueryOrder, sessionKey: r.SessionKey, fields: fs}, nil
 }
 
-// gameItem lays out an item order's signData: mode goods, the client's
-// offer_id and env, CNY, platform android, then the order.
-func (v2) gameItem(c *Client, r *GameItemRequest) ([]field, error) {
+// gameItem lays out an item order's signData (mode goods, the client's
+// offer_id and env, CNY, platform android, then the order) and signs those
+// bytes as a body: paySig with the AppKey, signature with the session_key.
+func (d v2) gameItem(r *GameItemRequest) (*GameItemPayment, error) {
 	if r.SessionKey == "" {
 		return nil, invalid("SessionKey", "required: the order's signature is keyed with it")
 	}
@@ -134,9 +143,9 @@ func (v2) gameItem(c *Client, r *GameItemRequest) ([]field, error) {
 	}
 	fs := []field{
 		{key: "mode", val: "goods"},
-		{key: "offerId", val: c.offerID},
+		{key: "offerId", val: d.offerID},
 		{key: "buyQuantity", val: strconv.FormatInt(r.Quantity, 10), num: true},
-		{key: "env", val: strconv.Itoa(int(c.env)), num: true},
+		{key: "env", val: strconv.Itoa(int(d.env)), num: true},
 		{key: "currencyType", val: "CNY"},
 		{key: "platform", val: "android"},
 		{key: "zoneId", val: zone},
@@ -144,7 +153,10 @@ func (v2) gameItem(c *Client, r *GameItemRequest) ([]field, error) {
 		{key: "goodsPrice", val: strconv.FormatInt(r.Price, 10), num: true},
 		{key: "outTradeNo", val: r.OutTradeNo},
 	}
-	return appendOptional(fs, "attach", r.Attach), nil
+	fs = appendOptional(fs, "attach", r.Attach)
+	data := appendObject(make([]byte, 0, bodySize(fs)), fs)
+	paySig, signature := d.signBody(gameItemURI, data, r.SessionKey)
+	return &GameItemPayment{SignData: string(data), PaySig: paySig, Signature: signature}, nil
 }
 
 // v2Head checks the fields every 2.0 request carries and returns them in
@@ -152,7 +164,7 @@ func (v2) gameItem(c *Client, r *GameItemRequest) ([]field, error) {
 // puts offer_id first; the other pages put openid first: both are kept, so
 // the documented bodies come out byte for byte. user_ip is sent when given:
 // the tables say required, every official example leaves it out.
-func v2Head(c *Client, openID, sessionKey, zoneID, pf, userIP string, offerFirst bool) ([]field, error) {
+func (d v2) head(openID, sessionKey, zoneID, pf, userIP string, offerFirst bool) ([]field, error) {
 	if pf != "" {
 		return nil, fieldNotIn("PF", V2)
 	}
@@ -169,12 +181,12 @@ func v2Head(c *Client, openID, sessionKey, zoneID, pf, userIP string, offerFirst
 	}
 	fs := make([]field, 0, 12)
 	if offerFirst {
-		fs = append(fs, field{key: "offer_id", val: c.offerID}, field{key: "openid", val: openID})
+		fs = append(fs, field{key: "offer_id", val: d.offerID}, field{key: "openid", val: openID})
 	} else {
-		fs = append(fs, field{key: "openid", val: openID}, field{key: "offer_id", val: c.offerID})
+		fs = append(fs, field{key: "openid", val: openID}, field{key: "offer_id", val: d.offerID})
 	}
 	fs = append(fs, field{key: "ts", num: true}, field{key: "zone_id", val: zone},
-		field{key: "env", val: strconv.Itoa(int(c.env)), num: true})
+		field{key: "env", val: strconv.Itoa(int(d.env)), num: true})
 	return appendOptional(fs, "user_ip", userIP), nil
 }
 
@@ -200,7 +212,7 @@ func checkBillNoV2(name, billNo string) error {
 
 // frame fills ts, lays out the body once, and signs those very bytes: what is
 // signed is what is sent, with no re-encoding in between.
-func (v2) frame(c *Client, cl *call, tok string, ts int64) (path, query string, body []byte) {
+func (d v2) frame(cl *call, tok string, ts int64) (path, query string, body []byte) {
 	path = V2Path(cl.api)
 	var arr [16]field
 	fs := append(arr[:0], cl.fields...)
@@ -211,28 +223,50 @@ func (v2) frame(c *Client, cl *call, tok string, ts int64) (path, query string, 
 	}
 	// Its own slice: the transport may still read it after Do returns.
 	body = appendObject(make([]byte, 0, bodySize(fs)), fs)
-	paySig, signature := c.signBody(path, body, cl.sessionKey)
+	paySig, signature := d.signBody(path, body, cl.sessionKey)
 	query = "access_token=" + url.QueryEscape(tok) + "&signature=" + signature + "&sig_method=hmac_sha256&pay_sig=" + paySig
 	return path, query, body
 }
 
-// signBody computes pay_sig with the client's AppKey pads and signature with
-// the session_key, over the same bytes.
-func (c *Client) signBody(path string, body []byte, sessionKey string) (paySig, signature string) {
-	bp := c.bufs.Get().(*[]byte)
-	buf := c.appKeyPads.start(*bp)
+// signBody computes pay_sig with the AppKey's pads and signature with the
+// session_key, over the same bytes.
+func (d v2) signBody(path string, body []byte, sessionKey string) (paySig, signature string) {
+	bp := d.key.buf()
+	buf := d.key.pads.start(*bp)
 	buf = append(buf, path...)
 	buf = append(buf, '&')
 	buf = append(buf, body...)
-	paySig = c.appKeyPads.sumHex(buf)
+	paySig = d.key.pads.sumHex(buf)
 	pads := newHMACKey(sessionKey)
 	buf = append(pads.start(buf), body...)
 	signature = pads.sumHex(buf)
-	// The buffer held the key pads: wipe it before it is reused.
-	clear(buf)
-	*bp = buf[:0]
-	c.bufs.Put(bp)
+	// The buffer held the key pads: put wipes it before reuse.
+	d.key.put(bp, buf)
 	return paySig, signature
+}
+
+// v2Answer is the answer fields under 2.0's names, which normalize maps onto
+// the shared (1.0) names the response types are filled from.
+type v2Answer struct {
+	PresentBalance    optInt `json:"present_balance"`
+	SumSave           optInt `json:"sum_save"`
+	SumBalance        optInt `json:"sum_balance"`
+	SumCost           optInt `json:"sum_cost"`
+	SumPresent        optInt `json:"sum_present"`
+	UsedPresentAmount optInt `json:"used_present_amount"`
+}
+
+// v2Names maps a shared answer name to 2.0's, where they differ.
+var v2Names = map[string]string{
+	"gen_balance": "present_balance", "save_amt": "sum_save", "save_sum": "sum_balance",
+	"cost_sum": "sum_cost", "present_sum": "sum_present", "used_gen_amt": "used_present_amount",
+}
+
+func (v2) answerName(name string) string {
+	if n, ok := v2Names[name]; ok {
+		return n
+	}
+	return name
 }
 
 func (v2) normalize(r *apiResponse) {

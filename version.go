@@ -1,43 +1,59 @@
 package midas
 
-// dialect is everything that differs between virtual payment 1.0 and 2.0:
-// which fields each API sends and how they are checked, how an attempt is
-// framed and signed, the names of the answer's fields and what the errcodes
-// mean. The shared request, retry, token and error path consults it, the way
-// database/sql consults a driver. v1.go and v2.go are the two dialects: "how
-// does a 2.0 pay differ" is answered in v2.go alone.
+// dialect is everything that differs between virtual payment 1.0 and 2.0,
+// with the state it needs, fixed when NewClient makes it: which fields each
+// API sends and how they are checked, how an attempt is framed and signed,
+// the names of the answer's fields and what the errcodes mean. The shared
+// call path (call.go) consults it the way database/sql consults a
+// driver.Connector, "a driver in a fixed configuration". v1.go and v2.go
+// are the two dialects: "how does a 2.0 pay differ" is answered in v2.go
+// alone. No dialect method reaches back into the Client.
 type dialect interface {
 	version() Version
 
 	// The request builders check r and return its call. On an error nothing
-	// is sent; the error matches ErrInvalidRequest and names the field.
-	balance(c *Client, r *BalanceRequest) (*call, error)
-	pay(c *Client, r *PayRequest) (*call, error)
-	cancelPay(c *Client, r *CancelPayRequest) (*call, error)
-	present(c *Client, r *PresentRequest) (*call, error)
-	queryOrder(c *Client, r *QueryOrderRequest) (*call, error)
+	// is sent; the error is an *InvalidRequestError naming the field.
+	balance(r *BalanceRequest) (*call, error)
+	pay(r *PayRequest) (*call, error)
+	cancelPay(r *CancelPayRequest) (*call, error)
+	present(r *PresentRequest) (*call, error)
+	queryOrder(r *QueryOrderRequest) (*call, error)
 
-	// gameItem checks r and returns the fields of an item order's signData,
-	// in order (2.0 only).
-	gameItem(c *Client, r *GameItemRequest) ([]field, error)
+	// gameItem checks r and builds and signs an item order (2.0 only).
+	gameItem(r *GameItemRequest) (*GameItemPayment, error)
 
 	// frame stamps cl with ts, signs it and returns the path, the query
 	// string (access_token included) and the body of one attempt. Every
 	// attempt is framed anew: fresh ts, fresh signatures.
-	frame(c *Client, cl *call, tok string, ts int64) (path, query string, body []byte)
+	frame(cl *call, tok string, ts int64) (path, query string, body []byte)
 
 	// normalize copies the version's answer fields onto the names the
-	// response types are filled from.
+	// response types are filled from; answerName maps such a 1.0 name
+	// back to the one this version answers with, for error messages.
 	normalize(r *apiResponse)
+	answerName(v1Name string) string
 }
 
-// dialectOf returns the dialect of v; an invalid v is V1's (NewClient
-// rejects it, so only a hand-made APIError can carry one).
-func dialectOf(v Version) dialect {
-	if v == V2 {
-		return v2{}
-	}
-	return v1{}
+// generation is one version of virtual payment as the package knows it:
+// its name, how a client of it is made and its errcode table.
+type generation struct {
+	name       string // Version.String
+	label      string // before the API in an APIError's text: "" or "v2 "
+	newDialect func(Config, *appKey) dialect
+	errcodes   errcodeTable
+}
+
+// generations is the dialect choice: a version is one line here plus its
+// own file.
+var generations = map[Version]generation{
+	V1: {"1.0", "", newV1, v1Errcodes},
+	V2: {"2.0", "v2 ", newV2, v2Errcodes},
+}
+
+// newDialect makes the dialect of cfg's version, which NewClient has
+// checked.
+func newDialect(cfg Config) dialect {
+	return generations[cfg.Version].newDialect(cfg, newAppKey(cfg.AppKey))
 }
 
 // fieldNotIn is the error for a request field the chosen version does not

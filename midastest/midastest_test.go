@@ -216,7 +216,7 @@ func rawPay(t *testing.T, srv *midastest.Server, params map[string]any, tamper f
 			str[k] = strconv.Itoa(v)
 		}
 	}
-	path := midas.Production.Path(midas.APIPay)
+	path := midas.V1Path(midas.Production, midas.APIPay)
 	params["sig"] = midas.Sig(str, path, prodKey)
 	if tamper != nil {
 		tamper(params)

@@ -30,7 +30,7 @@ func signedV1(t *testing.T, env midas.Env, api string, params map[string]any) []
 	if env == midas.Sandbox {
 		key = sandboxKey
 	}
-	withSig := map[string]any{"sig": midas.Sig(str, env.Path(api), key)}
+	withSig := map[string]any{"sig": midas.Sig(str, midas.V1Path(env, api), key)}
 	for k, v := range params {
 		withSig[k] = v
 	}
@@ -42,7 +42,7 @@ func signedV1(t *testing.T, env midas.Env, api string, params map[string]any) []
 // postV1 posts body to a 1.0 API of the production environment.
 func postV1(t *testing.T, srv *midastest.Server, api string, body []byte) (errcode int, errmsg string) {
 	t.Helper()
-	resp, err := http.Post(srv.URL+midas.Production.Path(api)+"?access_token="+token, "application/json", strings.NewReader(string(body)))
+	resp, err := http.Post(srv.URL+midas.V1Path(midas.Production, api)+"?access_token="+token, "application/json", strings.NewReader(string(body)))
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var out struct {

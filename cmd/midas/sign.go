@@ -213,7 +213,7 @@ func pathOf(path, api, env string) (string, error) {
 	}
 	switch api {
 	case midas.APIGetBalance, midas.APIPay, midas.APICancelPay, midas.APIPresent:
-		return e.Path(api), nil
+		return midas.V1Path(e, api), nil
 	}
 	return "", usagef("-api %q: want getbalance, pay, cancelpay or present", api)
 }

@@ -86,7 +86,7 @@ func (s session) run(ctx context.Context, w io.Writer, stamp string) error {
 	if v2 {
 		fmt.Fprintf(w, "\nvirtual payment 2.0 (%s..., env %d (%s) in the body)\n", midas.V2Path(""), s.cfg.Env, s.cfg.Env)
 	} else {
-		fmt.Fprintf(w, "\nvirtual payment 1.0 (%s...)\n", s.cfg.Env.Path(""))
+		fmt.Fprintf(w, "\nvirtual payment 1.0 (%s...)\n", midas.V1Path(s.cfg.Env, ""))
 	}
 	// 2.0 bill_nos: [0-9A-Za-z_-], not starting with '_'. These suit both.
 	giftBill, payBill, refundBill := "qs-gift-"+stamp, "qs-pay-"+stamp, "qs-refund-"+stamp
