@@ -32,7 +32,7 @@ func benchClient(b *testing.B, opts ...Option) *Client {
 	return c
 }
 
-func benchCall(b *testing.B) *call {
+func benchCall(b *testing.B) *apiCall {
 	cl, err := v1{}.pay(&benchPay)
 	if err != nil {
 		b.Fatal(err)

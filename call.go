@@ -19,7 +19,7 @@ import (
 	"time"
 )
 
-// The call path, in one file: an API method hands over a *call; do sends it
+// The call path, in one file: an API method hands over a *apiCall; do sends it
 // (newRequest frames and builds the HTTP request, attempt sends it and
 // checkResponse decodes the answer), classify decides from each attempt's
 // result whether to retry, stop or settle, and end says how the call ends.
@@ -29,8 +29,9 @@ import (
 // few hundred bytes.
 const maxResponseBytes = 64 << 10
 
-// call is one API request before it is stamped and signed.
-type call struct {
+// apiCall is one outgoing API request before it is stamped and signed (not
+// to be confused with midastest.Call, a request the fake server recorded).
+type apiCall struct {
 	api        string
 	billNo     string
 	sessionKey string
@@ -45,11 +46,11 @@ type call struct {
 }
 
 // mutates reports whether the call can move coins.
-func (cl *call) mutates() bool { return cl.doneCode != 0 }
+func (cl *apiCall) mutates() bool { return cl.doneCode != 0 }
 
 // newRequest frames cl for one attempt (fresh ts, fresh signatures) and
 // builds the HTTP request around exactly the bytes that were signed.
-func (c *Client) newRequest(ctx context.Context, cl *call, tok string) (*http.Request, error) {
+func (c *Client) newRequest(ctx context.Context, cl *apiCall, tok string) (*http.Request, error) {
 	path, query, body := c.d.frame(cl, tok, c.now().Unix())
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(body))
 	if err != nil {
@@ -284,7 +285,7 @@ func (v *flexBool) UnmarshalJSON(b []byte) error {
 //   - a settling call (the Settle helpers) repeats until the answer is clear,
 //     ctx ends or WithSettleMaxAttempts is reached, and stops at once on an
 //     answer given before the bill_no was looked up.
-func (c *Client) do(ctx context.Context, cl *call, out *apiResponse) error {
+func (c *Client) do(ctx context.Context, cl *apiCall, out *apiResponse) error {
 	tok, err := c.token(ctx, cl)
 	if err != nil {
 		return c.end(cl, 0, cl.settling, err)
@@ -360,7 +361,7 @@ func (v verdict) String() string {
 //
 // A settling call (the Settle helpers) repeats until the answer is clear:
 // "being processed" and an unreadable answer are not.
-func classify(cl *call, unclear bool, res result) (verdict, bool) {
+func classify(cl *apiCall, unclear bool, res result) (verdict, bool) {
 	if res.err == nil {
 		return verdictDone, unclear
 	}
@@ -380,7 +381,7 @@ func classify(cl *call, unclear bool, res result) (verdict, bool) {
 // present or cancelpay may have been applied, else definite. A settling
 // call is definite only on an answer given after the server looked the
 // bill_no up (afterLookup); anything else leaves its outcome unknown.
-func stopVerdict(cl *call, unclear bool, err error) verdict {
+func stopVerdict(cl *apiCall, unclear bool, err error) verdict {
 	if !unclear || !cl.mutates() {
 		return verdictDefinite
 	}
@@ -395,7 +396,7 @@ func stopVerdict(cl *call, unclear bool, err error) verdict {
 
 // token asks the TokenSource for the access_token of a call. A failure
 // matches ErrNotSent.
-func (c *Client) token(ctx context.Context, cl *call) (string, error) {
+func (c *Client) token(ctx context.Context, cl *apiCall) (string, error) {
 	tok, err := c.tokens.Token(ctx)
 	if err != nil {
 		// Nothing was sent without a token.
@@ -409,7 +410,7 @@ func (c *Client) token(ctx context.Context, cl *call) (string, error) {
 
 // end is the error a call ends with: err itself, or an *OutcomeUnknownError
 // around it when stopVerdict says the outcome is unknown.
-func (c *Client) end(cl *call, attempts int, unclear bool, err error) error {
+func (c *Client) end(cl *apiCall, attempts int, unclear bool, err error) error {
 	if stopVerdict(cl, unclear, err) == verdictDefinite {
 		return err
 	}
@@ -436,7 +437,7 @@ type result struct {
 }
 
 // attempt sends cl once, with a fresh ts and fresh signatures.
-func (c *Client) attempt(ctx context.Context, cl *call, tok string, out *apiResponse, n int) (res result) {
+func (c *Client) attempt(ctx context.Context, cl *apiCall, tok string, out *apiResponse, n int) (res result) {
 	actx := ctx
 	if c.attemptTimeout > 0 {
 		var cancel context.CancelFunc
@@ -574,7 +575,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func (c *Client) logAttempt(cl *call, n int, err error, d time.Duration) {
+func (c *Client) logAttempt(cl *apiCall, n int, err error, d time.Duration) {
 	if c.logger == nil {
 		return
 	}

@@ -14,14 +14,14 @@ func TestClassify(t *testing.T) {
 		return fmt.Errorf("wrapped: %w", &APIError{API: APIPay, Code: code, Version: v})
 	}
 	eof := fmt.Errorf("midas: pay: %w", io.ErrUnexpectedEOF)
-	pay := func(settling bool) *call {
-		return &call{api: APIPay, billNo: "b1", doneCode: CodeOrderExists, settling: settling}
+	pay := func(settling bool) *apiCall {
+		return &apiCall{api: APIPay, billNo: "b1", doneCode: CodeOrderExists, settling: settling}
 	}
-	cancelV1 := &call{api: APICancelPay, billNo: "b1", doneCode: CodeOrderRefunded}
-	balance := &call{api: APIGetBalance}
+	cancelV1 := &apiCall{api: APICancelPay, billNo: "b1", doneCode: CodeOrderRefunded}
+	balance := &apiCall{api: APIGetBalance}
 	for _, tc := range []struct {
 		name        string
-		cl          *call
+		cl          *apiCall
 		unclear     bool
 		res         result
 		want        verdict

@@ -84,8 +84,8 @@ func (cfg *Config) problems() []*InvalidRequestError {
 			out = append(out, ire)
 		}
 	}
-	check("AppID", cfg.AppID, checkToken("AppID", cfg.AppID, 64))
-	check("OfferID", cfg.OfferID, checkToken("OfferID", cfg.OfferID, 64))
+	check("AppID", cfg.AppID, checkID("AppID", cfg.AppID, 64))
+	check("OfferID", cfg.OfferID, checkID("OfferID", cfg.OfferID, 64))
 	check("AppKey", cfg.AppKey, checkSecret("AppKey", cfg.AppKey))
 	if !cfg.Env.valid() {
 		add("Env", "must be Production or Sandbox, got %d", int(cfg.Env))

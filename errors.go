@@ -123,11 +123,14 @@ func CodeText(code int) string {
 // documented or not, comes back as an *APIError; errors.Is matches the
 // documented ones against their sentinels.
 type APIError struct {
-	API     string  // "getbalance", "pay", "cancelpay", "present" or "queryorderinfo"
-	Code    int     // errcode
-	Message string  // errmsg, as WeChat sent it
-	BillNo  string  // the request's bill_no (a 2.0 refund's own), if it had one
-	Version Version // the generation that answered: errcodes mean different things in each
+	API     string // "getbalance", "pay", "cancelpay", "present" or "queryorderinfo"
+	Code    int    // errcode
+	Message string // errmsg, as WeChat sent it
+	BillNo  string // the request's bill_no (a 2.0 refund's own), if it had one
+	// Version is the generation that answered: errcodes mean different
+	// things in each. stable_token belongs to neither; its errors carry V1,
+	// whose table reads the access_token codes as 2.0's does.
+	Version Version
 }
 
 // Error names the API, the bill_no, the errcode and its meaning in the

@@ -34,6 +34,9 @@ type settings struct {
 	backoffMin     time.Duration
 	backoffMax     time.Duration
 	logger         *slog.Logger
+	// given names the options given, so that a constructor can refuse
+	// those it would ignore.
+	given []string
 }
 
 func newSettings(opts []Option) (settings, error) {
@@ -73,6 +76,7 @@ func newSettings(opts []Option) (settings, error) {
 // further concurrent call open, and close, a new TLS connection to WeChat.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(s *settings) error {
+		s.given = append(s.given, "WithHTTPClient")
 		if hc == nil {
 			return invalid("WithHTTPClient", "nil *http.Client")
 		}
@@ -87,6 +91,7 @@ func WithHTTPClient(hc *http.Client) Option {
 // prefix) instead of DefaultBaseURL: a fake server in tests, or a proxy.
 func WithBaseURL(u string) Option {
 	return func(s *settings) error {
+		s.given = append(s.given, "WithBaseURL")
 		p, err := url.Parse(u)
 		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.RawQuery != "" || p.Fragment != "" {
 			return invalid("WithBaseURL", "want an absolute http(s) URL with no query, got %q", u)
@@ -100,6 +105,7 @@ func WithBaseURL(u string) Option {
 // WithClock sets where ts comes from (default time.Now).
 func WithClock(now func() time.Time) Option {
 	return func(s *settings) error {
+		s.given = append(s.given, "WithClock")
 		if now == nil {
 			return invalid("WithClock", "nil clock")
 		}
@@ -114,6 +120,7 @@ func WithClock(now func() time.Time) Option {
 // moves coins twice.
 func WithMaxRetries(n int) Option {
 	return func(s *settings) error {
+		s.given = append(s.given, "WithMaxRetries")
 		if n < 0 || n > 20 {
 			return invalid("WithMaxRetries", "want 0 to 20, got %d", n)
 		}
@@ -131,6 +138,7 @@ func WithMaxRetries(n int) Option {
 // that do not belong together), which no number of attempts cures.
 func WithSettleMaxAttempts(n int) Option {
 	return func(s *settings) error {
+		s.given = append(s.given, "WithSettleMaxAttempts")
 		if n < 1 || n > 1000 {
 			return invalid("WithSettleMaxAttempts", "want 1 to 1000, got %d", n)
 		}
@@ -144,6 +152,7 @@ func WithSettleMaxAttempts(n int) Option {
 // other than the context and the HTTP client's timeout.
 func WithAttemptTimeout(d time.Duration) Option {
 	return func(s *settings) error {
+		s.given = append(s.given, "WithAttemptTimeout")
 		if d < 0 {
 			return invalid("WithAttemptTimeout", "negative duration %v", d)
 		}
@@ -156,6 +165,7 @@ func WithAttemptTimeout(d time.Duration) Option {
 // jitter) up to min*2^(n-1), capped at max. Waits end when the context does.
 func WithRetryBackoff(min, max time.Duration) Option {
 	return func(s *settings) error {
+		s.given = append(s.given, "WithRetryBackoff")
 		if min <= 0 || max < min {
 			return invalid("WithRetryBackoff", "want 0 < min <= max, got %v and %v", min, max)
 		}
@@ -168,6 +178,7 @@ func WithRetryBackoff(min, max time.Duration) Option {
 // duration) to l, secrets redacted. The default is silent.
 func WithLogger(l *slog.Logger) Option {
 	return func(s *settings) error {
+		s.given = append(s.given, "WithLogger")
 		if l == nil {
 			return invalid("WithLogger", "nil logger")
 		}

@@ -72,10 +72,17 @@ const (
 	forceBackoffMax = 24 * time.Hour
 )
 
+// stableTokenVersion is the Version a stable_token error carries: the API
+// is the same for both generations, and both tables read its errcodes
+// (40001, 40014, 42001) alike.
+const stableTokenVersion = V1
+
 // NewStableTokenSource returns a TokenSource for appID. Of the options,
-// WithHTTPClient, WithBaseURL and WithClock apply.
+// WithHTTPClient, WithBaseURL and WithClock apply; any other is refused
+// (an *InvalidRequestError naming it) rather than silently ignored: a
+// refresh is never retried by the client's policy, and never logged.
 func NewStableTokenSource(appID, appSecret string, opts ...Option) (*StableTokenSource, error) {
-	if err := checkToken("appid", appID, 64); err != nil {
+	if err := checkID("appid", appID, 64); err != nil {
 		return nil, err
 	}
 	if err := checkSecret("AppSecret", appSecret); err != nil {
@@ -84,6 +91,13 @@ func NewStableTokenSource(appID, appSecret string, opts ...Option) (*StableToken
 	s, err := newSettings(opts)
 	if err != nil {
 		return nil, err
+	}
+	for _, name := range s.given {
+		switch name {
+		case "WithHTTPClient", "WithBaseURL", "WithClock":
+		default:
+			return nil, invalid(name, "does not apply to NewStableTokenSource (only WithHTTPClient, WithBaseURL and WithClock do)")
+		}
 	}
 	return &StableTokenSource{appID: appID, appSecret: appSecret, settings: s}, nil
 }
@@ -233,7 +247,7 @@ func (ts *StableTokenSource) fetch(ctx context.Context, force bool) (string, tim
 		return "", 0, fmt.Errorf("midas: %s: %w", APIStableToken, redact(err, ts.appSecret))
 	}
 	var out stableTokenResponse
-	if err := checkResponse(resp, APIStableToken, "", V1, &out); err != nil {
+	if err := checkResponse(resp, APIStableToken, "", stableTokenVersion, &out); err != nil {
 		return "", 0, err
 	}
 	if out.AccessToken == "" || out.ExpiresIn <= 0 {

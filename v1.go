@@ -20,7 +20,7 @@ func newV1(cfg Config, key *appKey) dialect {
 
 func (v1) version() Version { return V1 }
 
-func (v1) balance(r *BalanceRequest) (*call, error) {
+func (v1) balance(r *BalanceRequest) (*apiCall, error) {
 	if r.RechargeCenter {
 		return nil, fieldNotIn("RechargeCenter", V1)
 	}
@@ -28,25 +28,25 @@ func (v1) balance(r *BalanceRequest) (*call, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &call{api: APIGetBalance, sessionKey: r.SessionKey, fields: fs}, nil
+	return &apiCall{api: APIGetBalance, sessionKey: r.SessionKey, fields: fs}, nil
 }
 
-func (v1) pay(r *PayRequest) (*call, error) {
+func (v1) pay(r *PayRequest) (*apiCall, error) {
 	fs, err := v1PlayerFields(r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP)
 	if err != nil {
 		return nil, err
 	}
-	if err := firstError(CheckBillNo(r.BillNo), checkPositive("Amount", r.Amount),
+	if err := firstError(checkBillNoV1("BillNo", r.BillNo), checkPositive("Amount", r.Amount),
 		checkText("PayItem", r.PayItem), checkText("AppRemark", r.AppRemark)); err != nil {
 		return nil, err
 	}
 	fs = append(fs, field{key: "bill_no", val: r.BillNo}, field{key: "amt", val: strconv.FormatInt(r.Amount, 10), num: true})
 	fs = appendOptional(fs, "pay_item", r.PayItem)
 	fs = appendOptional(fs, "app_remark", r.AppRemark)
-	return &call{api: APIPay, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderExists}, nil
+	return &apiCall{api: APIPay, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderExists}, nil
 }
 
-func (v1) cancelPay(r *CancelPayRequest) (*call, error) {
+func (v1) cancelPay(r *CancelPayRequest) (*apiCall, error) {
 	if r.RefundBillNo != "" {
 		return nil, fieldNotIn("RefundBillNo", V1)
 	}
@@ -57,32 +57,49 @@ func (v1) cancelPay(r *CancelPayRequest) (*call, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := firstError(CheckBillNo(r.BillNo), checkText("PayItem", r.PayItem)); err != nil {
+	if err := firstError(checkBillNoV1("BillNo", r.BillNo), checkText("PayItem", r.PayItem)); err != nil {
 		return nil, err
 	}
 	fs = append(fs, field{key: "bill_no", val: r.BillNo})
 	fs = appendOptional(fs, "pay_item", r.PayItem)
-	return &call{api: APICancelPay, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderRefunded}, nil
+	return &apiCall{api: APICancelPay, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderRefunded}, nil
 }
 
-func (v1) present(r *PresentRequest) (*call, error) {
+func (v1) present(r *PresentRequest) (*apiCall, error) {
 	fs, err := v1PlayerFields(r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP)
 	if err != nil {
 		return nil, err
 	}
-	if err := firstError(CheckBillNo(r.BillNo), checkPositive("Count", r.Count)); err != nil {
+	if err := firstError(checkBillNoV1("BillNo", r.BillNo), checkPositive("Count", r.Count)); err != nil {
 		return nil, err
 	}
 	fs = append(fs, field{key: "bill_no", val: r.BillNo}, field{key: "present_counts", val: strconv.FormatInt(r.Count, 10), num: true})
-	return &call{api: APIPresent, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderExists}, nil
+	return &apiCall{api: APIPresent, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderExists}, nil
 }
 
-func (v1) queryOrder(*QueryOrderRequest) (*call, error) {
+func (v1) queryOrder(*QueryOrderRequest) (*apiCall, error) {
 	return nil, invalid("QueryOrder", "not an API of virtual payment %s (queryorderinfo is 2.0 only)", V1)
 }
 
 func (v1) gameItem(*GameItemRequest) (*GameItemPayment, error) {
 	return nil, invalid("SignGameItem", "item purchases are virtual payment %s only; this client is %s", V2, V1)
+}
+
+// checkBillNoV1 accepts 1.0's bill_no: 1 to 63 characters of digits,
+// letters, '_', '-', '*' and '@' (the union of what the pages allow).
+func checkBillNoV1(name, billNo string) error {
+	if billNo == "" {
+		return invalid(name, "empty")
+	}
+	if len(billNo) > maxBillNo {
+		return invalid(name, "longer than %d characters", maxBillNo)
+	}
+	for i := 0; i < len(billNo); i++ {
+		if c := billNo[i]; !isIDByte(c) && c != '*' && c != '@' {
+			return invalid(name, "character %q not allowed (want 0-9 A-Z a-z _ - * @)", c)
+		}
+	}
+	return nil
 }
 
 // v1PlayerFields checks the fields every 1.0 request carries and returns
@@ -101,7 +118,7 @@ func v1PlayerFields(openID, sessionKey, zoneID, pf, userIP string) ([]field, err
 	if err != nil {
 		return nil, err
 	}
-	if err := checkToken("PF", pf, maxIDLen); err != nil {
+	if err := checkID("PF", pf, maxIDLen); err != nil {
 		return nil, err
 	}
 	fs := make([]field, 0, 10)
@@ -112,7 +129,7 @@ func v1PlayerFields(openID, sessionKey, zoneID, pf, userIP string) ([]field, err
 // frame sorts the fields with appid, offer_id and ts, signs sig and, with a
 // session_key, mp_sig (which also covers access_token and sig), and puts both
 // in the body. A sandbox call goes to, and signs, the sandbox path.
-func (d v1) frame(cl *call, tok string, ts int64) (path, query string, body []byte) {
+func (d v1) frame(cl *apiCall, tok string, ts int64) (path, query string, body []byte) {
 	var arr [16]field
 	fs := d.stamp(arr[:0], cl, ts)
 	path = V1Path(d.env, cl.api)
@@ -124,7 +141,7 @@ func (d v1) frame(cl *call, tok string, ts int64) (path, query string, body []by
 }
 
 // stamp appends cl's fields, appid, offer_id and ts to dst, sorted by key.
-func (d v1) stamp(dst []field, cl *call, ts int64) []field {
+func (d v1) stamp(dst []field, cl *apiCall, ts int64) []field {
 	dst = append(dst, cl.fields...)
 	dst = append(dst,
 		field{key: "appid", val: d.appID},

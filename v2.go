@@ -36,7 +36,7 @@ const APIQueryOrder = "queryorderinfo"
 
 func (v2) version() Version { return V2 }
 
-func (d v2) balance(r *BalanceRequest) (*call, error) {
+func (d v2) balance(r *BalanceRequest) (*apiCall, error) {
 	zone := r.ZoneID
 	if r.RechargeCenter {
 		// The recharge-centre balance has one zone, "1".
@@ -52,10 +52,10 @@ func (d v2) balance(r *BalanceRequest) (*call, error) {
 	if r.RechargeCenter {
 		fs = append(fs, field{key: "coin_type", val: "1", num: true})
 	}
-	return &call{api: APIGetBalance, sessionKey: r.SessionKey, fields: fs}, nil
+	return &apiCall{api: APIGetBalance, sessionKey: r.SessionKey, fields: fs}, nil
 }
 
-func (d v2) pay(r *PayRequest) (*call, error) {
+func (d v2) pay(r *PayRequest) (*apiCall, error) {
 	fs, err := d.head(r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP, false)
 	if err != nil {
 		return nil, err
@@ -67,13 +67,13 @@ func (d v2) pay(r *PayRequest) (*call, error) {
 	fs = append(fs, field{key: "amount", val: strconv.FormatInt(r.Amount, 10), num: true}, field{key: "bill_no", val: r.BillNo})
 	fs = appendOptional(fs, "payitem", r.PayItem)
 	fs = appendOptional(fs, "remark", r.AppRemark)
-	return &call{api: APIPay, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderExists}, nil
+	return &apiCall{api: APIPay, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderExists}, nil
 }
 
 // cancelPay returns r.Amount coins of the pay r.BillNo. The refund has its
 // own id, r.RefundBillNo, which is its idempotency key: a retry keeps it,
 // and a repeat is answered 90012.
-func (d v2) cancelPay(r *CancelPayRequest) (*call, error) {
+func (d v2) cancelPay(r *CancelPayRequest) (*apiCall, error) {
 	if r.PayItem != "" {
 		return nil, fieldNotIn("PayItem", V2)
 	}
@@ -92,10 +92,10 @@ func (d v2) cancelPay(r *CancelPayRequest) (*call, error) {
 	}
 	fs = append(fs, field{key: "pay_bill_no", val: r.BillNo}, field{key: "bill_no", val: r.RefundBillNo},
 		field{key: "amount", val: strconv.FormatInt(r.Amount, 10), num: true})
-	return &call{api: APICancelPay, billNo: r.RefundBillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderExists}, nil
+	return &apiCall{api: APICancelPay, billNo: r.RefundBillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderExists}, nil
 }
 
-func (d v2) present(r *PresentRequest) (*call, error) {
+func (d v2) present(r *PresentRequest) (*apiCall, error) {
 	fs, err := d.head(r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP, false)
 	if err != nil {
 		return nil, err
@@ -104,10 +104,10 @@ func (d v2) present(r *PresentRequest) (*call, error) {
 		return nil, err
 	}
 	fs = append(fs, field{key: "amount", val: strconv.FormatInt(r.Count, 10), num: true}, field{key: "bill_no", val: r.BillNo})
-	return &call{api: APIPresent, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderExists}, nil
+	return &apiCall{api: APIPresent, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderExists}, nil
 }
 
-func (d v2) queryOrder(r *QueryOrderRequest) (*call, error) {
+func (d v2) queryOrder(r *QueryOrderRequest) (*apiCall, error) {
 	fs, err := d.head(r.OpenID, r.SessionKey, r.ZoneID, "", r.UserIP, false)
 	if err != nil {
 		return nil, err
@@ -119,7 +119,7 @@ func (d v2) queryOrder(r *QueryOrderRequest) (*call, error) {
 		return nil, invalid("Kind", "must be CoinOrder or ItemOrder, got %d", int(r.Kind))
 	}
 	fs = append(fs, field{key: "out_trade_no", val: r.OutTradeNo}, field{key: "biz_id", val: strconv.Itoa(int(r.Kind)), num: true})
-	return &call{api: APIQueryOrder, sessionKey: r.SessionKey, fields: fs}, nil
+	return &apiCall{api: APIQueryOrder, sessionKey: r.SessionKey, fields: fs}, nil
 }
 
 // gameItem lays out an item order's signData (mode goods, the client's
@@ -212,7 +212,7 @@ func checkBillNoV2(name, billNo string) error {
 
 // frame fills ts, lays out the body once, and signs those very bytes: what is
 // signed is what is sent, with no re-encoding in between.
-func (d v2) frame(cl *call, tok string, ts int64) (path, query string, body []byte) {
+func (d v2) frame(cl *apiCall, tok string, ts int64) (path, query string, body []byte) {
 	path = V2Path(cl.api)
 	var arr [16]field
 	fs := append(arr[:0], cl.fields...)

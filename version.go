@@ -13,11 +13,11 @@ type dialect interface {
 
 	// The request builders check r and return its call. On an error nothing
 	// is sent; the error is an *InvalidRequestError naming the field.
-	balance(r *BalanceRequest) (*call, error)
-	pay(r *PayRequest) (*call, error)
-	cancelPay(r *CancelPayRequest) (*call, error)
-	present(r *PresentRequest) (*call, error)
-	queryOrder(r *QueryOrderRequest) (*call, error)
+	balance(r *BalanceRequest) (*apiCall, error)
+	pay(r *PayRequest) (*apiCall, error)
+	cancelPay(r *CancelPayRequest) (*apiCall, error)
+	present(r *PresentRequest) (*apiCall, error)
+	queryOrder(r *QueryOrderRequest) (*apiCall, error)
 
 	// gameItem checks r and builds and signs an item order (2.0 only).
 	gameItem(r *GameItemRequest) (*GameItemPayment, error)
@@ -25,7 +25,7 @@ type dialect interface {
 	// frame stamps cl with ts, signs it and returns the path, the query
 	// string (access_token included) and the body of one attempt. Every
 	// attempt is framed anew: fresh ts, fresh signatures.
-	frame(cl *call, tok string, ts int64) (path, query string, body []byte)
+	frame(cl *apiCall, tok string, ts int64) (path, query string, body []byte)
 
 	// normalize copies the version's answer fields onto the names the
 	// response types are filled from; answerName maps such a 1.0 name
@@ -41,13 +41,16 @@ type generation struct {
 	label      string // before the API in an APIError's text: "" or "v2 "
 	newDialect func(Config, *appKey) dialect
 	errcodes   errcodeTable
+	// checkBillNo checks a bill_no by this version's rules, naming the
+	// field name in its error.
+	checkBillNo func(name, billNo string) error
 }
 
 // generations is the dialect choice: a version is one line here plus its
 // own file.
 var generations = map[Version]generation{
-	V1: {"1.0", "", newV1, v1Errcodes},
-	V2: {"2.0", "v2 ", newV2, v2Errcodes},
+	V1: {"1.0", "", newV1, v1Errcodes, checkBillNoV1},
+	V2: {"2.0", "v2 ", newV2, v2Errcodes, checkBillNoV2},
 }
 
 // newDialect makes the dialect of cfg's version, which NewClient has

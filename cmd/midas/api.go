@@ -140,13 +140,14 @@ func runAPI(ctx context.Context, cmd string, args []string, stdout, stderr io.Wr
 	if *baseURL != "" {
 		opts = append(opts, midas.WithBaseURL(*baseURL))
 	}
-	opts = append(opts, midas.WithMaxRetries(*retries))
 	var tokens midas.TokenSource
 	if *token != "" {
 		tokens = midas.StaticToken(*token)
 	} else if tokens, err = midas.NewStableTokenSource(*appID, *appSecret, opts...); err != nil {
 		return err
 	}
+	// Retries are the client's: the token source takes no retry option.
+	opts = append(opts, midas.WithMaxRetries(*retries))
 	c, err := midas.NewClient(midas.Config{AppID: *appID, OfferID: *offerID, AppKey: *appKey, Env: env, Version: version, AccessToken: tokens}, opts...)
 	if err != nil {
 		return err

@@ -18,7 +18,7 @@ const (
 // checkPlayer checks openid, zone_id and user_ip, which every request of
 // both versions carries, and returns zone_id with its default applied.
 func checkPlayer(openID, zoneID, userIP string) (zone string, err error) {
-	if err := checkToken("OpenID", openID, maxIDLen); err != nil {
+	if err := checkID("OpenID", openID, maxIDLen); err != nil {
 		return "", err
 	}
 	if zoneID == "" {
@@ -108,18 +108,9 @@ func firstError(errs ...error) error {
 	return nil
 }
 
-// appendOptional appends an optional field only when set: empty optional
-// fields are neither sent nor signed.
-func appendOptional(fs []field, key, val string) []field {
-	if val == "" {
-		return fs
-	}
-	return append(fs, field{key: key, val: val})
-}
-
-// checkToken accepts 1 to max characters of [0-9A-Za-z_-]: openid, zone_id
+// checkID accepts 1 to max characters of [0-9A-Za-z_-]: openid, zone_id
 // ("zone_role"), pf, appid, offer_id.
-func checkToken(name, v string, max int) error {
+func checkID(name, v string, max int) error {
 	if v == "" {
 		return invalid(name, "empty")
 	}
@@ -138,22 +129,24 @@ func isIDByte(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '_' || c == '-'
 }
 
-// CheckBillNo reports whether billNo is a valid bill_no: 1 to 63 characters
-// of digits, letters, '_', '-', '*' and '@' (the union of what the pages
-// allow). The error matches ErrInvalidRequest.
-func CheckBillNo(billNo string) error {
-	if billNo == "" {
-		return invalid("BillNo", "empty")
+// CheckBillNo reports whether billNo is a valid 1.0 bill_no: 1 to 63
+// characters of digits, letters, '_', '-', '*' and '@'. The error matches
+// ErrInvalidRequest.
+//
+// Deprecated: it applies 1.0's rules only, and 2.0 refuses '*', '@' and a
+// leading '_'; use CheckBillNoFor with the client's version.
+func CheckBillNo(billNo string) error { return checkBillNoV1("BillNo", billNo) }
+
+// CheckBillNoFor reports whether billNo is a valid bill_no in version v,
+// by the rules the client of that version applies before sending: 1.0 1 to
+// 63 of [0-9A-Za-z_-*@]; 2.0 1 to 63 of [0-9A-Za-z_-], not starting with
+// '_'. The error is an *InvalidRequestError matching ErrInvalidRequest.
+func CheckBillNoFor(v Version, billNo string) error {
+	g, ok := generations[v]
+	if !ok {
+		return inVersion(invalid("Version", "must be V1 or V2, got %d", int(v)), v)
 	}
-	if len(billNo) > maxBillNo {
-		return invalid("BillNo", "longer than %d characters", maxBillNo)
-	}
-	for i := 0; i < len(billNo); i++ {
-		if c := billNo[i]; !isIDByte(c) && c != '*' && c != '@' {
-			return invalid("BillNo", "character %q not allowed (want 0-9 A-Z a-z _ - * @)", c)
-		}
-	}
-	return nil
+	return inVersion(g.checkBillNo("BillNo", billNo), v)
 }
 
 // checkSecret accepts any non-empty key without control characters or
@@ -189,55 +182,4 @@ func checkPositive(name string, n int64) error {
 		return invalid(name, "must be positive, got %d", n)
 	}
 	return nil
-}
-
-// appendObject appends fs as a compact JSON object, members in order: the
-// bodies of both versions and an item order's signData.
-func appendObject(b []byte, fs []field) []byte {
-	b = append(b, '{')
-	for i, f := range fs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendMember(b, f)
-	}
-	return append(b, '}')
-}
-
-func appendMember(b []byte, f field) []byte {
-	b = append(b, '"')
-	b = append(b, f.key...)
-	b = append(b, '"', ':')
-	if f.num {
-		return append(b, f.val...)
-	}
-	return appendJSONString(b, f.val)
-}
-
-// bodySize is an upper bound of the body's length, so it is built in one
-// allocation.
-func bodySize(fs []field) int {
-	n := 160 // braces, and the sig and mp_sig members
-	for _, f := range fs {
-		n += len(f.key) + 4 + 6*len(f.val) + 2
-	}
-	return n
-}
-
-const hexDigits = "0123456789abcdef"
-
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < ' ':
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
 }
