@@ -137,7 +137,7 @@ func TestBalanceKnownOnEveryResponse(t *testing.T) {
 		if api == APICancelPay {
 			done = CodeOrderRefunded
 		}
-		c, _ := fastClient(t, errLost, done)
+		c, _ := scriptedClient(t, V1, errLost, done)
 		resp, err := callAPI(c, api)
 		require.NoError(t, err, api)
 		var known bool

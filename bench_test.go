@@ -230,7 +230,7 @@ func BenchmarkPayNoNetwork(b *testing.B) {
 	}
 }
 
-// BenchmarkDefaultPool is issue 11's measure: 64 and 256 goroutines paying
+// BenchmarkDefaultPool measures the default pool: 64 and 256 goroutines paying
 // through a client made with no options (its default transport) against a
 // loopback TLS server that answers in 20 ms, beside a bare net/http client
 // with a pool sized for the load. It reports calls/s and the TLS

@@ -1,6 +1,7 @@
 package midas
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -74,5 +75,32 @@ func TestClassify(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// SettlePay doc: "an answer that rejects the request before the
+// bill_no is looked at (a rejected access_token after its one refresh, a
+// wrong signature, session or parameter, no permission): it stops at once
+// with an error matching ErrOutcomeUnknown". WeChat's general rejections
+// (40164 caller IP not whitelisted, 48001 API unauthorized, 45009/45011 quota
+// and rate limits, -1000-style gateway codes) are given before any bill_no is
+// looked at. afterLookup is an allow-list: were it a deny-list calling every
+// code it does not know "after lookup", SettlePay would return a plain
+// *APIError, which the caller reads as a definite refusal although attempt 1 may have
+// deducted the coins.
+func TestSettleUndocumentedErrcodeIsNotADefiniteRefusal(t *testing.T) {
+	for _, v := range []Version{V1, V2} {
+		for _, code := range []int{40164, 48001, 45009, 45011} {
+			c, a := scriptedClient(t, v, code)
+			r := PayRequest{OpenID: "o1", SessionKey: testSessionKey, BillNo: "b1", Amount: 5}
+			_, err := c.SettlePay(context.Background(), r)
+			if err == nil {
+				t.Fatalf("v%s errcode %d: settled as success", v, code)
+			}
+			if !errors.Is(err, ErrOutcomeUnknown) {
+				t.Errorf("v%s errcode %d: SettlePay returned a definite error %q after %d call(s); an answer that never looked at the bill_no must leave the outcome unknown",
+					v, code, err, a.n.Load())
+			}
+		}
 	}
 }

@@ -1,7 +1,10 @@
 package midas
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -95,4 +98,32 @@ func TestSignGameItemValidates(t *testing.T) {
 	require.NoError(t, err)
 	_, err = v1c.SignGameItem(good)
 	assert.ErrorIs(t, err, ErrInvalidRequest, "2.0 only")
+}
+
+// The secrets guarantee: "json.Marshal of Config or any request, and slog.NewJSONHandler
+// logging ... a request ... must not contain the AppKey, AppSecret,
+// session_key or access_token." GameItemRequest carries the
+// buyer's SessionKey but has none of the Format / MarshalJSON / LogValue
+// methods the other request types get in redact.go.
+func TestGameItemRequestHidesSessionKey(t *testing.T) {
+	r := GameItemRequest{SessionKey: testSessionKey, ProductID: "gem", Quantity: 1, Price: 600, OutTradeNo: "o1"}
+	check := func(how, out string) {
+		t.Helper()
+		if strings.Contains(out, testSessionKey) {
+			t.Errorf("%s shows the session_key: %s", how, out)
+		}
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		check(verb, fmt.Sprintf(verb, r))
+		check(verb+" of a pointer", fmt.Sprintf(verb, &r))
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("json.Marshal", string(b))
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("order", "req", r)
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("order", "req", r)
+	check("slog", buf.String())
 }

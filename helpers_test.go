@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -134,3 +136,50 @@ func capture(t *testing.T, got *[]signedRequest, body string) httpmock.Responder
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// roundTripFunc is a transport made of a function, for a test that answers
+// by hand.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// answerOf is a 200 answer with body.
+func answerOf(body string) *http.Response { return httpmock.NewStringResponse(http.StatusOK, body) }
+
+// answers is the scripted-answer transport of this package's tests: it
+// answers attempt i with steps[i] (an errcode, 0 for okAnswer, or an error
+// for a lost answer), repeating the last step, and counts attempts.
+type answers struct {
+	steps []any // int errcode, or error
+	n     atomic.Int32
+}
+
+func (a *answers) respond(*http.Request) (*http.Response, error) {
+	i := int(a.n.Add(1)) - 1
+	if i >= len(a.steps) {
+		i = len(a.steps) - 1
+	}
+	switch s := a.steps[i].(type) {
+	case error:
+		return nil, s
+	case int:
+		if s == 0 {
+			return answerOf(okAnswer), nil
+		}
+		return answerOf(fmt.Sprintf(`{"errcode":%d,"errmsg":"m"}`, s)), nil
+	}
+	panic("bad step")
+}
+
+// scriptedClient is a production client of version v answered by steps
+// (see answers), with backoff short enough for tests.
+func scriptedClient(t *testing.T, v Version, steps ...any) (*Client, *answers) {
+	t.Helper()
+	cfg := testConfig(Production)
+	cfg.Version = v
+	a := &answers{steps: steps}
+	c, err := NewClient(cfg, WithHTTPClient(&http.Client{Transport: roundTripFunc(a.respond)}), WithClock(fixedClock),
+		WithRetryBackoff(time.Microsecond, time.Microsecond))
+	require.NoError(t, err)
+	return c, a
+}

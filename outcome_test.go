@@ -20,38 +20,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// answers is a responder that answers each attempt with the next of its
-// steps: an errcode body, or an error (a lost answer), and counts attempts.
-type answers struct {
-	steps []any // int errcode, or error
-	n     atomic.Int32
-}
-
-func (a *answers) respond(*http.Request) (*http.Response, error) {
-	i := int(a.n.Add(1)) - 1
-	if i >= len(a.steps) {
-		i = len(a.steps) - 1
-	}
-	switch s := a.steps[i].(type) {
-	case error:
-		return nil, s
-	case int:
-		if s == 0 {
-			return httpmock.NewStringResponse(http.StatusOK, okAnswer), nil
-		}
-		return httpmock.NewStringResponse(http.StatusOK, fmt.Sprintf(`{"errcode":%d,"errmsg":"m"}`, s)), nil
-	}
-	panic("bad step")
-}
-
-func fastClient(t *testing.T, steps ...any) (*Client, *answers) {
-	t.Helper()
-	c, mt := newMockedClient(t, Production, WithRetryBackoff(time.Microsecond, time.Microsecond))
-	a := &answers{steps: steps}
-	mt.RegisterNoResponder(a.respond)
-	return c, a
-}
-
 var errLost = errors.New("connection reset by peer")
 
 var payReq = PayRequest{OpenID: testOpenID, BillNo: "b1", Amount: 5}
@@ -60,7 +28,7 @@ var payReq = PayRequest{OpenID: testOpenID, BillNo: "b1", Amount: 5}
 // never readable as the refusal.
 func TestUnknownOutcomeMatchesNoOtherSentinel(t *testing.T) {
 	for _, code := range []int{CodeInsufficientBalance, CodeSessionExpired, CodeSystemBusy, CodeInvalidParam, CodeSigInvalid} {
-		c, _ := fastClient(t, errLost, code)
+		c, _ := scriptedClient(t, V1, errLost, code)
 		_, err := c.Pay(context.Background(), payReq)
 		require.ErrorIs(t, err, ErrOutcomeUnknown, "errcode %d", code)
 		for _, s := range allSentinels {
@@ -103,7 +71,7 @@ func TestSettleEnds(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, a := fastClient(t, tc.steps...)
+			c, a := scriptedClient(t, V1, tc.steps...)
 			// No deadline: a settle that did not end would hang the test.
 			resp, err := c.SettlePay(context.Background(), payReq)
 			assert.Equal(t, tc.calls, a.n.Load(), "calls")
@@ -126,7 +94,7 @@ func TestSettleEnds(t *testing.T) {
 
 func TestSettleCancelPayDefiniteAnswers(t *testing.T) {
 	for _, code := range []int{CodeOrderNotFound, CodeOrderConfirmed} {
-		c, a := fastClient(t, code)
+		c, a := scriptedClient(t, V1, code)
 		_, err := c.SettleCancelPay(context.Background(), CancelPayRequest{OpenID: testOpenID, BillNo: "b1"})
 		assert.Equal(t, int32(1), a.n.Load())
 		var apiErr *APIError
@@ -134,7 +102,7 @@ func TestSettleCancelPayDefiniteAnswers(t *testing.T) {
 		assert.Equal(t, code, apiErr.Code)
 		assert.NotErrorIs(t, err, ErrOutcomeUnknown)
 	}
-	c, _ := fastClient(t, CodeOrderRefunded)
+	c, _ := scriptedClient(t, V1, CodeOrderRefunded)
 	resp, err := c.SettleCancelPay(context.Background(), CancelPayRequest{OpenID: testOpenID, BillNo: "b1"})
 	require.NoError(t, err)
 	assert.True(t, resp.AlreadyProcessed)
@@ -161,13 +129,13 @@ func TestSettleRepeatsBusyUntilContextEnds(t *testing.T) {
 // 3. Not sent is not unclear.
 func TestDialFailureIsNotAmbiguous(t *testing.T) {
 	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
-	c, a := fastClient(t, dial, CodeOrderExists)
+	c, a := scriptedClient(t, V1, dial, CodeOrderExists)
 	_, err := c.Pay(context.Background(), payReq)
 	assert.Equal(t, int32(2), a.n.Load())
 	assert.ErrorIs(t, err, ErrOrderExists, "90012 after attempts that were never sent is a used bill_no, not success")
 	assert.NotErrorIs(t, err, ErrOutcomeUnknown)
 
-	c, _ = fastClient(t, dial)
+	c, _ = scriptedClient(t, V1, dial)
 	_, err = c.Pay(context.Background(), payReq)
 	assert.ErrorIs(t, err, ErrNotSent)
 	assert.NotErrorIs(t, err, ErrOutcomeUnknown, "no attempt was sent: nothing moved")
@@ -186,7 +154,7 @@ func TestRealConnectionRefusedIsNotSent(t *testing.T) {
 }
 
 func TestContextDoneBeforeSendingIsNotSent(t *testing.T) {
-	c, a := fastClient(t, 0)
+	c, a := scriptedClient(t, V1, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := c.Pay(ctx, payReq)

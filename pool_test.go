@@ -151,7 +151,3 @@ func TestDefaultTransportFollowsAReplacement(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, DefaultMaxIdleConnsPerHost, pooled.MaxIdleConnsPerHost)
 }
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -1,9 +1,12 @@
 package midas
 
 import (
+	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -65,4 +68,69 @@ func TestNewStableTokenSourceRefusesOptionsItIgnores(t *testing.T) {
 	_, err := NewStableTokenSource(testAppID, "appSecretAppSecretAppSecret01",
 		WithBaseURL("http://127.0.0.1:1"), WithClock(fixedClock), WithHTTPClient(&http.Client{}))
 	assert.NoError(t, err)
+}
+
+// checkZoneID's own doc: "control characters never are"
+// [accepted]. checkText only refuses C0 and DEL, so a C1
+// control character (U+0080–U+009F, e.g. NEL U+0085) in ZoneID, PayItem or
+// Attach passes validation and is sent; midastest, "as strict as the real
+// server", answers it 90018 (hasControl uses unicode.IsControl).
+func TestC1ControlCharactersAreRefusedBeforeSending(t *testing.T) {
+	var sent atomic.Int32
+	rt := roundTripFunc(func(*http.Request) (*http.Response, error) {
+		sent.Add(1)
+		return answerOf(okAnswer), nil
+	})
+	mk := func(v Version) *Client {
+		c, err := NewClient(Config{AppID: "wx1234567", OfferID: "12345678", AppKey: testAppKey, Env: Production,
+			AccessToken: StaticToken(testToken), Version: v}, WithHTTPClient(&http.Client{Transport: rt}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for _, v := range []Version{V1, V2} {
+		c := mk(v)
+		for name, r := range map[string]PayRequest{
+			"ZoneID":  {OpenID: "o1", SessionKey: testSessionKey, ZoneID: "1\u0085", BillNo: "b1", Amount: 1},
+			"PayItem": {OpenID: "o1", SessionKey: testSessionKey, PayItem: "x\u009by", BillNo: "b1", Amount: 1},
+		} {
+			_, err := c.Pay(context.Background(), r)
+			if !errors.Is(err, ErrInvalidRequest) {
+				t.Errorf("v%s %s with a C1 control character: want ErrInvalidRequest before sending, got %v", v, name, err)
+			}
+		}
+	}
+	if n := sent.Load(); n != 0 {
+		t.Errorf("%d request(s) with control characters reached the network", n)
+	}
+	c := mk(V2)
+	_, err := c.SignGameItem(GameItemRequest{SessionKey: testSessionKey, ProductID: "gem", Quantity: 1, Price: 1,
+		OutTradeNo: "o1", ZoneID: "1\u0085"})
+	if !errors.Is(err, ErrInvalidRequest) {
+		t.Errorf("SignGameItem signed a zoneId with a C1 control character: %v", err)
+	}
+}
+
+// appendBody's doc: "Values were checked to be valid UTF-8,
+// so escaping is all that is needed for the server to decode exactly the
+// signed text." user_ip is only checked with netip.ParseAddr,
+// which accepts an IPv6 zone of any bytes: a control character or invalid
+// UTF-8 reaches the body. Against midastest, a 1.0 Pay with UserIP
+// "fe80::1%\xff" is answered 90011 "sig is wrong" (the server decodes U+FFFD,
+// not the signed byte), which the docs call a configuration bug. A player's
+// public IP never has a zone.
+func TestUserIPWithZoneIsRefusedBeforeSending(t *testing.T) {
+	for _, v := range []Version{V1, V2} {
+		c, a := scriptedClient(t, v, 0)
+		for _, ip := range []string{"fe80::1%\n", "fe80::1%\xff", "fe80::1%eth0"} {
+			_, err := c.Pay(context.Background(), PayRequest{OpenID: "o1", SessionKey: testSessionKey, UserIP: ip, BillNo: "b1", Amount: 1})
+			if !errors.Is(err, ErrInvalidRequest) {
+				t.Errorf("v%s UserIP %q: want ErrInvalidRequest, got %v", v, ip, err)
+			}
+		}
+		if a.n.Load() != 0 {
+			t.Errorf("v%s: %d request(s) with a zoned user_ip were sent", v, a.n.Load())
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -426,4 +427,23 @@ func TestStableToken(t *testing.T) {
 	calls, nForced := srv.StableTokenCalls()
 	assert.Equal(t, 5, calls)
 	assert.Equal(t, 1, nForced)
+}
+
+// ClientOptions wire a client to the fake without a network, in both
+// versions: the call is answered and recorded as over HTTP, and options
+// given after them still apply.
+func TestClientOptionsWireAClientWithoutANetwork(t *testing.T) {
+	fake := midastest.New(fakeConfig())
+	for i, v := range []midas.Version{midas.V1, midas.V2} {
+		c, err := midas.NewClient(midas.Config{AppID: appID, OfferID: offerID, AppKey: prodKey, Version: v, AccessToken: midas.StaticToken(token)},
+			append(fake.ClientOptions(), midas.WithMaxRetries(0))...)
+		require.NoError(t, err)
+		pay, err := c.Pay(bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: fmt.Sprintf("wired-%d", i), Amount: 5})
+		require.NoError(t, err, "%s", v)
+		assert.Equal(t, int64(120-5*(i+1)), pay.Balance, "%s: 100 coins and 20 gifted, less 5 a pay", v)
+		calls := fake.Calls()
+		require.Len(t, calls, i+1)
+		assert.Equal(t, v, calls[i].Version)
+		assert.True(t, calls[i].Applied)
+	}
 }

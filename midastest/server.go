@@ -453,6 +453,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(res.body)
 }
 
+// ClientOptions wire a midas.Client to s without a network: every request
+// goes straight to Respond. Options given after them (retries, a clock)
+// still apply:
+//
+//	c, err := midas.NewClient(cfg, append(fake.ClientOptions(), midas.WithMaxRetries(0))...)
+func (s *Server) ClientOptions() []midas.Option {
+	return []midas.Option{midas.WithHTTPClient(&http.Client{Transport: respondTransport(s.Respond)})}
+}
+
+// respondTransport sends a request to a Respond function.
+type respondTransport func(*http.Request) (*http.Response, error)
+
+func (f respondTransport) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 // Respond answers one request without a network: it has the signature of
 // httpmock.Responder.
 func (s *Server) Respond(r *http.Request) (*http.Response, error) {

@@ -38,25 +38,31 @@ func fakeCfg() midastest.Config {
 
 // tickingClock advances a second on every reading, so each attempt has its
 // own ts.
-func tickingClock() func() time.Time {
+func tickingClock() func() time.Time { return clockFrom(1_700_000_001) }
+
+// clockFrom returns ts, ts+1, ts+2, ... on successive readings: the one
+// clock of these tests.
+func clockFrom(ts int64) func() time.Time {
 	var n atomic.Int64
-	return func() time.Time { return time.Unix(1_700_000_000+n.Add(1), 0) }
+	return func() time.Time { return time.Unix(ts+n.Add(1)-1, 0) }
 }
 
-// fakeClient is a Client wired to fake through httpmock, with short backoff.
+// fakeClient is a 1.0 Client wired to fake, with short backoff.
 func fakeClient(t *testing.T, fake *midastest.Server, tokens midas.TokenSource, opts ...midas.Option) *midas.Client {
 	t.Helper()
-	mt := httpmock.NewMockTransport()
-	mt.RegisterNoResponder(fake.Respond)
 	if tokens == nil {
 		tokens = midas.StaticToken(token)
 	}
-	opts = append([]midas.Option{
-		midas.WithHTTPClient(&http.Client{Transport: mt}),
-		midas.WithRetryBackoff(time.Millisecond, 5*time.Millisecond),
-		midas.WithClock(tickingClock()),
-	}, opts...)
-	c, err := midas.NewClient(midas.Config{AppID: appID, OfferID: offerID, AppKey: appKey, AccessToken: tokens}, opts...)
+	return wireToFake(t, fake, midas.Config{AppID: appID, OfferID: offerID, AppKey: appKey, AccessToken: tokens},
+		append([]midas.Option{midas.WithRetryBackoff(time.Millisecond, 5*time.Millisecond)}, opts...)...)
+}
+
+// wireToFake is the one way these tests connect a Client of cfg to fake
+// (fake.ClientOptions), with a ticking clock; opts come last and win.
+func wireToFake(t *testing.T, fake *midastest.Server, cfg midas.Config, opts ...midas.Option) *midas.Client {
+	t.Helper()
+	opts = append(append(fake.ClientOptions(), midas.WithClock(tickingClock())), opts...)
+	c, err := midas.NewClient(cfg, opts...)
 	require.NoError(t, err)
 	return c
 }

@@ -1,7 +1,7 @@
 package midas_test
 
-// Tests of virtual payment 2.0 in the Client (issue 9) against the contract
-// and ../shared/spec/v2/README.md: the spec's vectors byte for byte, the
+// Tests of virtual payment 2.0 in the Client against the published pages:
+// their vectors byte for byte (testdata/v2_vectors.json), the
 // errcode meanings per version, fields that do not exist in a version, the
 // five APIs against midastest in both environments, the answer mapping, and
 // secrets kept out of errors and logs.
@@ -25,7 +25,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,12 +147,6 @@ func v2Errcode(code int) func(int, v2Exchange) (*http.Response, error) {
 	return v2Answer(fmt.Sprintf(`{"errcode":%d,"errmsg":"errmsg of %d"}`, code, code))
 }
 
-// v2Clock returns ts, ts+1, ts+2, ... on successive readings.
-func v2Clock(ts int64) func() time.Time {
-	var n atomic.Int64
-	return func() time.Time { return time.Unix(ts+n.Add(1)-1, 0) }
-}
-
 func v2VecConfig(env midas.Env, version midas.Version) midas.Config {
 	return midas.Config{AppID: appID, OfferID: v2VecOfferID, AppKey: v2VecAppKey, Env: env, Version: version, AccessToken: midas.StaticToken(v2Token)}
 }
@@ -168,26 +161,18 @@ func newV2Mock(t *testing.T, cfg midas.Config, answer func(int, v2Exchange) (*ht
 	opts = append([]midas.Option{
 		midas.WithHTTPClient(&http.Client{Transport: mt}),
 		midas.WithRetryBackoff(time.Microsecond, time.Microsecond),
-		midas.WithClock(v2Clock(1_700_000_000)),
+		midas.WithClock(clockFrom(1_700_000_000)),
 	}, opts...)
 	c, err := midas.NewClient(cfg, opts...)
 	require.NoError(t, err)
 	return c, m
 }
 
-// v2FakeClient is a V2 client wired to fake through httpmock.
+// v2FakeClient is a 2.0 client wired to fake, with short backoff.
 func v2FakeClient(t *testing.T, fake *midastest.Server, env midas.Env, key string, opts ...midas.Option) *midas.Client {
 	t.Helper()
-	mt := httpmock.NewMockTransport()
-	mt.RegisterNoResponder(fake.Respond)
-	opts = append([]midas.Option{
-		midas.WithHTTPClient(&http.Client{Transport: mt}),
-		midas.WithRetryBackoff(time.Microsecond, time.Millisecond),
-		midas.WithClock(tickingClock()),
-	}, opts...)
-	c, err := midas.NewClient(midas.Config{AppID: appID, OfferID: offerID, AppKey: key, Env: env, Version: midas.V2, AccessToken: midas.StaticToken(token)}, opts...)
-	require.NoError(t, err)
-	return c
+	return wireToFake(t, fake, midas.Config{AppID: appID, OfferID: offerID, AppKey: key, Env: env, Version: midas.V2, AccessToken: midas.StaticToken(token)},
+		append([]midas.Option{midas.WithRetryBackoff(time.Microsecond, time.Millisecond)}, opts...)...)
 }
 
 func v2KeyOf(env midas.Env) string {
@@ -296,7 +281,7 @@ func TestV2VectorRetryResignsWithFreshTS(t *testing.T) {
 		}
 		return httpmock.NewStringResponse(http.StatusOK, `{"errcode":0,"errmsg":"ok","bill_no":"test_pay_1668512428","balance":10,"used_present_amount":1}`), nil
 	}
-	c, m := newV2Mock(t, v2VecConfig(midas.Production, midas.V2), answer, midas.WithClock(v2Clock(v.TS)))
+	c, m := newV2Mock(t, v2VecConfig(midas.Production, midas.V2), answer, midas.WithClock(clockFrom(v.TS)))
 	resp, err := c.Pay(v2bg, midas.PayRequest{OpenID: v2VecOpenID, SessionKey: v2VecSessionKey, UserIP: "127.0.0.1", Amount: 1, BillNo: "test_pay_1668512428"})
 	require.NoError(t, err)
 	assert.False(t, resp.AlreadyProcessed)
@@ -1039,11 +1024,7 @@ func TestV2TokenRefresh(t *testing.T) {
 	fake.ExpireToken("old-token")
 	fake.AddToken("new-token")
 	ts := &v2Tokens{tokens: []string{"old-token", "new-token"}}
-	mt := httpmock.NewMockTransport()
-	mt.RegisterNoResponder(fake.Respond)
-	c, err := midas.NewClient(midas.Config{AppID: appID, OfferID: offerID, AppKey: appKey, Version: midas.V2, AccessToken: ts},
-		midas.WithHTTPClient(&http.Client{Transport: mt}), midas.WithClock(tickingClock()))
-	require.NoError(t, err)
+	c := wireToFake(t, fake, midas.Config{AppID: appID, OfferID: offerID, AppKey: appKey, Version: midas.V2, AccessToken: ts})
 	pay, err := c.Pay(v2bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "tok-1", Amount: 10})
 	require.NoError(t, err)
 	assert.Equal(t, int64(100), pay.Balance)
