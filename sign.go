@@ -2,8 +2,6 @@ package midas
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
-	"sync"
 )
 
 // Names of the body fields that carry or feed the signatures.
@@ -58,13 +56,6 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// field is one body parameter. num marks values sent as JSON numbers; they
-// are signed in the same decimal text either way.
-type field struct {
-	key, val string
-	num      bool
-}
-
 // appendSignString appends the string that is hashed: fields and extra (each
 // sorted by key) merged in key order as k=v joined with '&', then the org_loc,
 // method and secret suffix. Merging lets mp_sig reuse the sorted fields of sig
@@ -92,45 +83,6 @@ func appendSignString(buf []byte, fields, extra []field, orgLoc, secretName, sec
 	buf = append(buf, secretName...)
 	buf = append(buf, secret...)
 	return buf
-}
-
-// hmacKey is an HMAC-SHA256 key (RFC 2104) as its inner and outer pads.
-// HMAC is computed straight from sha256.Sum256, which needs no hash object:
-// the message is written after the inner pad in the caller's buffer, so
-// signing allocates nothing but the hex string.
-type hmacKey struct{ ipad, opad [sha256.BlockSize]byte }
-
-func newHMACKey(key string) hmacKey {
-	var k [sha256.BlockSize]byte
-	if len(key) > len(k) {
-		sum := sha256.Sum256([]byte(key))
-		copy(k[:], sum[:])
-	} else {
-		copy(k[:], key)
-	}
-	var h hmacKey
-	for i, b := range k {
-		h.ipad[i] = b ^ 0x36
-		h.opad[i] = b ^ 0x5c
-	}
-	return h
-}
-
-// start begins a message in buf: the inner pad, to which the message is
-// appended.
-func (h *hmacKey) start(buf []byte) []byte { return append(buf[:0], h.ipad[:]...) }
-
-// sumHex finishes the HMAC of buf (the inner pad and the message) in
-// lowercase hex.
-func (h *hmacKey) sumHex(buf []byte) string {
-	var outer [sha256.BlockSize + sha256.Size]byte
-	copy(outer[:], h.opad[:])
-	inner := sha256.Sum256(buf)
-	copy(outer[sha256.BlockSize:], inner[:])
-	sum := sha256.Sum256(outer[:])
-	var out [2 * sha256.Size]byte
-	hex.Encode(out[:], sum[:])
-	return string(out[:])
 }
 
 // sortFields sorts a short field list by key. Insertion sort: requests have at
@@ -167,28 +119,4 @@ func SessionSig(body []byte, sessionKey string) string {
 	buf := pads.start(make([]byte, 0, sha256.BlockSize+len(body)))
 	buf = append(buf, body...)
 	return pads.sumHex(buf)
-}
-
-// appKey is a client's AppKey, ready to sign with: its HMAC pads, made once,
-// and buffers for the strings signed with it. Both dialects share it.
-type appKey struct {
-	key  string
-	pads hmacKey
-	bufs sync.Pool
-}
-
-func newAppKey(key string) *appKey {
-	k := &appKey{key: key, pads: newHMACKey(key)}
-	k.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
-	return k
-}
-
-// buf takes a buffer for a signed string; put wipes it (it held key pads
-// or a secret) and returns it.
-func (k *appKey) buf() *[]byte { return k.bufs.Get().(*[]byte) }
-
-func (k *appKey) put(bp *[]byte, buf []byte) {
-	clear(buf)
-	*bp = buf[:0]
-	k.bufs.Put(bp)
 }
