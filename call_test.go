@@ -59,6 +59,9 @@ func TestClassify(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, unclear := classify(tc.cl, tc.unclear, tc.res)
+			if got.String() != [...]string{"done", "retry", "unknown", "definite"}[tc.want] {
+				t.Errorf("verdict %d prints %q", got, got)
+			}
 			if got != tc.want || unclear != tc.wantUnclear {
 				t.Errorf("classify = %v, unclear %v; want %v, unclear %v", got, unclear, tc.want, tc.wantUnclear)
 			}

@@ -171,6 +171,10 @@ func TestAPIErrorReadsItsVersionsTable(t *testing.T) {
 			}
 		}
 	}
+	// A hand-made APIError of no known version reads 1.0's table.
+	if e := (&APIError{Code: CodeSessionExpired, Version: Version(9)}); !errors.Is(e, ErrSessionExpired) || e.Meaning() != CodeText(CodeSessionExpired) {
+		t.Errorf("Version(9) 90010: Is %v, Meaning %q", errors.Is(e, ErrSessionExpired), e.Meaning())
+	}
 	if CodeText(CodeSessionExpired) != "player not logged in or session expired" || CodeText(90019) != "" {
 		t.Errorf("CodeText reads 1.0's table: %q, %q", CodeText(CodeSessionExpired), CodeText(90019))
 	}
