@@ -101,6 +101,16 @@ func wantBegin(t *testing.T, d push.Deduper, key, want string) {
 	}
 }
 
+// wantClaim claims key with BeginClaim, as the push handler does.
+func wantClaim(t *testing.T, d push.ClaimDeduper, key string) push.Claim {
+	t.Helper()
+	claim, done, err := d.BeginClaim(context.Background(), key)
+	if err != nil || done || claim == nil {
+		t.Fatalf("BeginClaim(%q) = %v, %v, %v; want a claim", key, claim, done, err)
+	}
+	return claim
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -151,6 +161,23 @@ func TestSQLDeduper(t *testing.T) {
 			wantBegin(t, a, "k", "in progress")
 			must(t, b.Done(ctx, "k"))
 			wantBegin(t, a, "k", "done")
+		}},
+		{"a claim outlives its lease in one instance", func(t *testing.T, clk *clock, a, b *push.SQLDeduper) {
+			late := wantClaim(t, a, "k")
+			clk.Advance(lease)
+			took := wantClaim(t, a, "k") // the same instance takes the key over
+			must(t, late.Release(ctx))   // the late holder's claim is gone: no-op
+			wantBegin(t, b, "k", "in progress")
+			must(t, took.Release(ctx))
+			wantBegin(t, b, "k", "claimed")
+			must(t, b.Release(ctx, "k"))
+
+			late = wantClaim(t, a, "k")
+			clk.Advance(lease)
+			took = wantClaim(t, a, "k")
+			must(t, late.Done(ctx)) // its handler succeeded: done for good
+			must(t, took.Release(ctx))
+			wantBegin(t, b, "k", "done")
 		}},
 		{"late done of an expired claim still counts", func(t *testing.T, clk *clock, a, b *push.SQLDeduper) {
 			wantBegin(t, a, "k", "claimed")
@@ -429,4 +456,82 @@ func (s *sender) item(t *testing.T, env midas.Env, no string) (int, string) {
 	rec := httptest.NewRecorder()
 	s.h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/push?"+q.Encode(), bytes.NewReader(body)))
 	return rec.Code, rec.Body.String()
+}
+
+// One server instance (one SQLDeduper): a delivery that hangs past its lease
+// and then fails must not let a retry deliver while the delivery that took
+// the key over is still running. Each push is the same paid order.
+func TestSQLDeduperLateFailureInOneInstanceDoesNotDeliverTwice(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, db database, driver, dsn string) {
+		clk := newClock()
+		d := newDeduper(t, dbtest.Open(t, driver, dsn), db.dialect, push.WithClock(clk.Now), push.WithLease(lease))
+		var entered, grants atomic.Int32
+		first, second := make(chan struct{}), make(chan struct{})
+		s := newSender(t, push.Handlers{ItemDelivered: func(context.Context, *push.ItemDelivery) error {
+			switch entered.Add(1) {
+			case 1:
+				<-first
+				return errors.New("store timed out") // failed late: WeChat retries
+			case 2:
+				<-second
+			}
+			grants.Add(1)
+			return nil
+		}}, push.WithDeduper(d), push.WithHandlerTimeout(time.Minute))
+
+		answered1, answered2 := make(chan int), make(chan int)
+		go func() { code, _ := s.item(t, midas.Production, "LATE-1"); answered1 <- code }()
+		for entered.Load() < 1 {
+			time.Sleep(time.Millisecond)
+		}
+		clk.Advance(lease) // the first delivery overran its lease
+		go func() { code, _ := s.item(t, midas.Production, "LATE-1"); answered2 <- code }()
+		for entered.Load() < 2 {
+			time.Sleep(time.Millisecond)
+		}
+		close(first)
+		if code := <-answered1; code != http.StatusInternalServerError {
+			t.Fatalf("failed delivery answered %d", code)
+		}
+		s.item(t, midas.Production, "LATE-1") // a retry while the second delivery still runs
+		close(second)
+		if code := <-answered2; code != http.StatusOK {
+			t.Fatalf("second delivery answered %d", code)
+		}
+		if n := grants.Load(); n != 1 {
+			t.Fatalf("one paid order granted %d times", n)
+		}
+	})
+}
+
+// WithLease accepts any positive duration, and rows hold Unix milliseconds:
+// a lease under a millisecond must not be stored as already expired, or a
+// second caller claims the key at the same instant as the first.
+func TestSQLDeduperSubMillisecondLeaseExcludesASecondHolder(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, db database, driver, dsn string) {
+		clk := newClock() // on a whole millisecond
+		opts := []push.DeduperOption{push.WithClock(clk.Now), push.WithLease(500 * time.Microsecond)}
+		a := newDeduper(t, dbtest.Open(t, driver, dsn), db.dialect, opts...)
+		b := newDeduper(t, dbtest.Open(t, driver, dsn), db.dialect, opts...)
+		wantBegin(t, a, "k", "claimed")
+		wantBegin(t, b, "k", "in progress") // same instant: a's lease has not ended
+	})
+}
+
+// Rows hold whole milliseconds: a lease's end is rounded up, so a lease
+// taken between two milliseconds lasts at least as long as asked (and less
+// than 1 ms longer), never less.
+func TestSQLDeduperLeaseIsNeverCutShort(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, db database, driver, dsn string) {
+		clk := newClock()
+		clk.Advance(900 * time.Microsecond) // claimed at ms 0.9, the lease ends at 2.4
+		opts := []push.DeduperOption{push.WithClock(clk.Now), push.WithLease(1500 * time.Microsecond)}
+		a := newDeduper(t, dbtest.Open(t, driver, dsn), db.dialect, opts...)
+		b := newDeduper(t, dbtest.Open(t, driver, dsn), db.dialect, opts...)
+		wantBegin(t, a, "k", "claimed")
+		clk.Advance(1400 * time.Microsecond) // ms 2.3: 0.1 ms of the lease left
+		wantBegin(t, b, "k", "in progress")
+		clk.Advance(700 * time.Microsecond) // ms 3.0: the rounded-up end
+		wantBegin(t, b, "k", "claimed")
+	})
 }

@@ -52,6 +52,18 @@ var ErrInProgress = errors.New("push: a delivery of this key is in progress")
 // Done fails the push is still answered with success (the handler
 // succeeded) and the error is logged; the key stays claimed until its lease
 // ends.
+//
+// A handler can outlive its lease; another delivery of its key then takes
+// the key over, and the first handler's late Release must not drop that new
+// claim, or a retry claims the key and runs the handler while the second
+// delivery still runs, granting one paid order twice. Release by key cannot
+// tell the two claims apart (in one process, not even by instance), so a
+// store should also implement [ClaimDeduper]: the handler then calls
+// BeginClaim and marks done or releases the [Claim] it returned.
+// [MemoryDeduper] and [SQLDeduper] do; called by key, their Release drops
+// the key's latest claim (SQLDeduper: this instance's). A Deduper that wraps
+// another should implement ClaimDeduper when the inner one does, or the
+// handler falls back to Begin, Done and Release by key.
 type Deduper interface {
 	// Begin claims key. It reports done when the key was already handled.
 	Begin(ctx context.Context, key string) (done bool, err error)
@@ -59,6 +71,28 @@ type Deduper interface {
 	Done(ctx context.Context, key string) error
 	// Release drops the claim on key without marking it handled.
 	Release(ctx context.Context, key string) error
+}
+
+// ClaimDeduper is a [Deduper] whose Begin returns the claim it took, so that
+// Done and Release act on that claim and not on whatever claim the key has
+// by then. The handler uses BeginClaim when its Deduper implements it.
+type ClaimDeduper interface {
+	Deduper
+	// BeginClaim is Begin that returns the claim taken: non-nil exactly
+	// when done is false and err is nil.
+	BeginClaim(ctx context.Context, key string) (claim Claim, done bool, err error)
+}
+
+// Claim is one caller's claim on a key, from [ClaimDeduper.BeginClaim].
+type Claim interface {
+	// Done marks the key handled for good, even when this claim's lease
+	// ended and another caller took the key over: the handler succeeded,
+	// so no later delivery may run it again.
+	Done(ctx context.Context) error
+	// Release drops this claim without marking the key handled. It does
+	// nothing when the claim is no longer held (its lease ended and another
+	// caller took the key over, or the key is done).
+	Release(ctx context.Context) error
 }
 
 // MaxKeyLen is the longest key a [Deduper] is given by the handler, and the
@@ -135,7 +169,8 @@ func (s *dedupSettings) fail(err error) {
 // Begin may take the key: a handler still running after its lease may see a
 // second delivery of its key start. d must be positive and shorter than the
 // done TTL; the default is [DefaultLease]. Keep it well above the handler
-// timeout.
+// timeout. [SQLDeduper] rounds a lease's end up to a whole millisecond, so
+// its leases last up to 1 ms longer, never shorter.
 func WithLease(d time.Duration) DeduperOption {
 	return func(s *dedupSettings) {
 		if d <= 0 {
@@ -207,14 +242,21 @@ type MemoryDeduper struct {
 	ttl       time.Duration
 	now       func() time.Time
 	nextPurge time.Time
+	claims    uint64 // numbers the claims, so that a claim is told from a later one on its key
 }
 
 // memEntry is a claim (wake set) or a done key (wake nil) until expires.
 type memEntry struct {
 	done    bool
+	claim   uint64 // the claim's number; 0 for a done key
 	expires time.Time
 	wake    chan struct{} // closed when the claim ends
 }
+
+var (
+	_ ClaimDeduper = (*MemoryDeduper)(nil)
+	_ ClaimDeduper = (*SQLDeduper)(nil)
+)
 
 // NewMemoryDeduper returns an empty MemoryDeduper with the default lease
 // and done TTL.
@@ -241,6 +283,22 @@ func NewMemoryDeduperWith(opts ...DeduperOption) (*MemoryDeduper, error) {
 // It reports done if key was marked done within the TTL, and returns an error
 // wrapping [ErrInProgress] and ctx's error if ctx ends while waiting.
 func (d *MemoryDeduper) Begin(ctx context.Context, key string) (bool, error) {
+	_, done, err := d.begin(ctx, key)
+	return done, err
+}
+
+// BeginClaim is Begin returning the claim taken, whose Release leaves alone
+// a claim another caller took over after this one's lease ended.
+func (d *MemoryDeduper) BeginClaim(ctx context.Context, key string) (Claim, bool, error) {
+	n, done, err := d.begin(ctx, key)
+	if done || err != nil {
+		return nil, done, err
+	}
+	return memClaim{d, key, n}, false, nil
+}
+
+// begin is Begin returning the number of the claim taken.
+func (d *MemoryDeduper) begin(ctx context.Context, key string) (uint64, bool, error) {
 	for {
 		d.mu.Lock()
 		now := d.now()
@@ -253,13 +311,15 @@ func (d *MemoryDeduper) Begin(ctx context.Context, key string) (bool, error) {
 			if e != nil && e.wake != nil {
 				close(e.wake) // an expired lease: its waiters look again
 			}
-			d.keys[key] = &memEntry{expires: now.Add(d.lease), wake: make(chan struct{})}
+			d.claims++
+			n := d.claims
+			d.keys[key] = &memEntry{claim: n, expires: now.Add(d.lease), wake: make(chan struct{})}
 			d.mu.Unlock()
-			return false, nil
+			return n, false, nil
 		}
 		if e.done {
 			d.mu.Unlock()
-			return true, nil
+			return 0, true, nil
 		}
 		wake, left := e.wake, e.expires.Sub(now)
 		d.mu.Unlock()
@@ -271,7 +331,7 @@ func (d *MemoryDeduper) Begin(ctx context.Context, key string) (bool, error) {
 		case <-timer.C:
 		case <-ctx.Done():
 			timer.Stop()
-			return false, fmt.Errorf("%w: %w", ErrInProgress, ctx.Err())
+			return 0, false, fmt.Errorf("%w: %w", ErrInProgress, ctx.Err())
 		}
 		timer.Stop()
 	}
@@ -288,15 +348,36 @@ func (d *MemoryDeduper) Done(_ context.Context, key string) error {
 	return nil
 }
 
-// Release drops the claim on key and wakes the callers waiting for it; one
-// of them claims it next. A done key stays done.
+// Release drops the claim on key, whoever holds it, and wakes the callers
+// waiting for it; one of them claims it next. A done key stays done. Called
+// after the caller's lease ended it would drop the claim of the caller that
+// took the key over: the handler uses [MemoryDeduper.BeginClaim] instead.
 func (d *MemoryDeduper) Release(_ context.Context, key string) error {
+	d.release(key, 0)
+	return nil
+}
+
+// release drops the claim on key if it is claim n, or any claim if n is 0.
+func (d *MemoryDeduper) release(key string, n uint64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if e := d.keys[key]; e != nil && !e.done {
+	if e := d.keys[key]; e != nil && !e.done && (n == 0 || e.claim == n) {
 		close(e.wake)
 		delete(d.keys, key)
 	}
+}
+
+// memClaim is claim n of a MemoryDeduper on key.
+type memClaim struct {
+	d   *MemoryDeduper
+	key string
+	n   uint64
+}
+
+func (c memClaim) Done(ctx context.Context) error { return c.d.Done(ctx, c.key) }
+
+func (c memClaim) Release(context.Context) error {
+	c.d.release(c.key, c.n)
 	return nil
 }
 

@@ -386,3 +386,142 @@ func TestDeduperOptionErrors(t *testing.T) {
 	_, err = push.NewSQLDeduper(nil, push.SQLite)
 	require.Error(t, err)
 }
+
+// Through the handler: a delivery that hangs past its lease and then fails
+// must not let a third push deliver while the second (which took the key
+// over) is still delivering. Every push here is one paid order.
+func TestDeduperLateFailureDoesNotDeliverTwice(t *testing.T) {
+	clk := newTestClock()
+	d, err := push.NewMemoryDeduperWith(push.WithClock(clk.Now), push.WithLease(time.Minute))
+	require.NoError(t, err)
+	var entered, grants atomic.Int32
+	first, second := make(chan struct{}), make(chan struct{})
+	deliver := func(ctx context.Context, _ *push.ItemDelivery) error {
+		switch entered.Add(1) {
+		case 1:
+			<-first
+			return errors.New("store timed out") // failed late: WeChat retries
+		case 2:
+			<-second
+		}
+		grants.Add(1)
+		return nil
+	}
+	hs := push.Handlers{ItemDelivered: deliver}
+	slow := newSender(t, false, hs, push.WithDeduper(d), push.WithHandlerTimeout(time.Minute))
+	quick := newSender(t, false, hs, push.WithDeduper(d), push.WithHandlerTimeout(200*time.Millisecond))
+	body := signed(push.EventGamePayGoodsDeliver, itemPayload("LATE-1", midas.Production), testAppKey)
+
+	answered1, answered2 := make(chan int), make(chan int)
+	go func() { answered1 <- slow.post(body).Code }()
+	for entered.Load() < 1 {
+		runtime.Gosched()
+	}
+	clk.Advance(time.Minute) // the first delivery overran its lease
+	go func() { answered2 <- slow.post(body).Code }()
+	for entered.Load() < 2 {
+		runtime.Gosched()
+	}
+	close(first)
+	require.Equal(t, http.StatusInternalServerError, <-answered1)
+	quick.post(body) // a retry while the second delivery still runs
+	close(second)
+	require.Equal(t, http.StatusOK, <-answered2)
+	require.Equal(t, int32(1), grants.Load(), "one paid order granted more than once")
+}
+
+// A claim from BeginClaim is released only while it is held: after its
+// lease ended and another caller took the key over, its Release leaves the
+// new claim alone, and its Done still marks the key done (its handler
+// succeeded). Release by key, the plain Deduper call, drops any claim.
+func TestMemoryDeduperClaimOutlivesItsLease(t *testing.T) {
+	clk := newTestClock()
+	d, err := push.NewMemoryDeduperWith(push.WithClock(clk.Now), push.WithLease(time.Minute))
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	late, done, err := d.BeginClaim(ctx, "k")
+	require.NoError(t, err)
+	require.False(t, done)
+	clk.Advance(time.Minute)
+	took, done, err := d.BeginClaim(ctx, "k")
+	require.NoError(t, err)
+	require.False(t, done)
+	require.NoError(t, late.Release(ctx))
+	require.Equal(t, "in progress", beginResult(t, d, cancelled(), "k"))
+	require.NoError(t, took.Release(ctx))
+	require.Equal(t, "claimed", beginResult(t, d, cancelled(), "k"))
+	require.NoError(t, d.Release(ctx, "k"))
+
+	late, _, err = d.BeginClaim(ctx, "k")
+	require.NoError(t, err)
+	clk.Advance(time.Minute)
+	took, _, err = d.BeginClaim(ctx, "k")
+	require.NoError(t, err)
+	require.NoError(t, late.Done(ctx))
+	require.Equal(t, "done", beginResult(t, d, cancelled(), "k"))
+	require.NoError(t, took.Release(ctx)) // a done key stays done
+	require.True(t, d.Delivered("k"))
+
+	claim, done, err := d.BeginClaim(ctx, "k")
+	require.NoError(t, err)
+	require.True(t, done)
+	require.Nil(t, claim)
+}
+
+// A ClaimDeduper is used through its claims: the handler never calls Done
+// or Release by key on it, and a BeginClaim that returns no claim is a
+// failure answered for a retry, not a handler call.
+func TestHandlerUsesClaims(t *testing.T) {
+	var calls atomic.Int32
+	hs := push.Handlers{ItemDelivered: func(_ context.Context, d *push.ItemDelivery) error {
+		calls.Add(1)
+		if d.OutTradeNo == "bad" {
+			return errors.New("store down")
+		}
+		return nil
+	}}
+	r := &claimRecorder{}
+	s := newSender(t, false, hs, push.WithDeduper(r))
+	item := func(no string) []byte {
+		return signed(push.EventGamePayGoodsDeliver, itemPayload(no, midas.Production), testAppKey)
+	}
+	requireSuccess(t, s.post(item("ok")))
+	requireFailure(t, s.post(item("bad")), http.StatusInternalServerError)
+	require.Equal(t, []string{"beginclaim item:0:ok", "claim done item:0:ok",
+		"beginclaim item:0:bad", "claim release item:0:bad"}, r.log)
+
+	r.noClaim = true
+	requireFailure(t, s.post(item("none")), http.StatusInternalServerError)
+	require.Equal(t, int32(2), calls.Load(), "handler called without a claim")
+}
+
+// claimRecorder is a ClaimDeduper that records its calls; a Done or Release
+// by key would show up in the log too.
+type claimRecorder struct {
+	recordingDeduper
+	noClaim bool
+}
+
+type recordedClaim struct {
+	r   *claimRecorder
+	key string
+}
+
+func (r *claimRecorder) BeginClaim(_ context.Context, key string) (push.Claim, bool, error) {
+	r.add("beginclaim " + key)
+	if r.noClaim {
+		return nil, false, nil
+	}
+	return recordedClaim{r, key}, false, nil
+}
+
+func (c recordedClaim) Done(context.Context) error {
+	c.r.add("claim done " + c.key)
+	return nil
+}
+
+func (c recordedClaim) Release(context.Context) error {
+	c.r.add("claim release " + c.key)
+	return nil
+}

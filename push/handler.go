@@ -29,7 +29,7 @@ const (
 	// handler's context ends: under WeChat's 3-second limit, leaving time to
 	// answer.
 	DefaultHandlerTimeout = 2500 * time.Millisecond
-	// markTimeout bounds Deduper.Done and Release, which run on a context of
+	// markTimeout bounds a claim's Done and Release, which run on a context of
 	// their own so that a handler that used up its time still gets its
 	// delivery recorded. It is generous: a Done that fails leaves the key
 	// claimed until its lease ends, and a repeat after that runs the handler
@@ -93,7 +93,9 @@ func WithLogger(l *slog.Logger) Option { return func(s *settings) { s.logger = l
 // item deliveries keyed on Env and OutTradeNo ([ItemKey]), coin top-ups on
 // Env and their OutTradeNo ([CoinKey]), refunds on Env and RefundId
 // ([RefundKey]; a refund push without a RefundId is not deduplicated). Use a
-// shared store ([SQLDeduper]) when several instances receive pushes.
+// shared store ([SQLDeduper]) when several instances receive pushes. When d
+// is a [ClaimDeduper] the handler claims with BeginClaim and marks done or
+// releases that claim, not the key.
 func WithDeduper(d Deduper) Option { return func(s *settings) { s.deduper = d } }
 
 // WithMaxBodyBytes sets the largest body read; a larger one is rejected with
@@ -495,7 +497,7 @@ func (x *handler) once(ctx context.Context, v *verified, key string, run func() 
 	if x.deduper == nil || key == "" {
 		return x.result(ctx, v, run())
 	}
-	done, err := x.deduper.Begin(ctx, key)
+	claim, done, err := x.begin(ctx, key)
 	if err != nil {
 		x.log(ctx, slog.LevelError, "push: deduper Begin failed; WeChat will retry",
 			slog.String("event", v.event), slog.String("dedup_key", key), slog.Any("error", err))
@@ -510,18 +512,43 @@ func (x *handler) once(ctx context.Context, v *verified, key string, run func() 
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
 	if herr != nil {
-		if err := x.deduper.Release(mctx, key); err != nil {
+		if err := claim.Release(mctx); err != nil {
 			x.log(ctx, slog.LevelError, "push: deduper Release failed",
 				slog.String("dedup_key", key), slog.Any("error", err))
 		}
 		return x.result(ctx, v, herr)
 	}
-	if err := x.deduper.Done(mctx, key); err != nil {
+	if err := claim.Done(mctx); err != nil {
 		x.log(ctx, slog.LevelError, "push: handled, but deduper Done failed; a repeat may run the handler again",
 			slog.String("dedup_key", key), slog.Any("error", err))
 	}
 	return ansSuccess
 }
+
+// begin claims key through the Deduper: with BeginClaim when it is a
+// [ClaimDeduper], so that a late Release drops this delivery's claim only,
+// else with Begin, releasing and marking done by key.
+func (x *handler) begin(ctx context.Context, key string) (Claim, bool, error) {
+	cd, ok := x.deduper.(ClaimDeduper)
+	if !ok {
+		done, err := x.deduper.Begin(ctx, key)
+		return keyClaim{x.deduper, key}, done, err
+	}
+	claim, done, err := cd.BeginClaim(ctx, key)
+	if err == nil && !done && claim == nil {
+		return nil, false, errors.New("push: ClaimDeduper.BeginClaim returned no claim")
+	}
+	return claim, done, err
+}
+
+// keyClaim is the claim on key of a Deduper that names claims by key only.
+type keyClaim struct {
+	d   Deduper
+	key string
+}
+
+func (c keyClaim) Done(ctx context.Context) error    { return c.d.Done(ctx, c.key) }
+func (c keyClaim) Release(ctx context.Context) error { return c.d.Release(ctx, c.key) }
 
 // errPanic stands for a handler that panicked, with the stack where it did.
 type errPanic struct {

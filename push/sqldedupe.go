@@ -104,8 +104,11 @@ func WithTable(name string) DeduperOption {
 // read-then-write. If the key is claimed and unexpired Begin returns [ErrInProgress] at
 // once (the push is answered with a failure and retried by WeChat); if it is
 // done and unexpired Begin reports done. Done marks the key done for the TTL
-// (default [DefaultDoneTTL]); Release deletes this instance's claim row,
-// leaving a claim taken over by another instance alone.
+// (default [DefaultDoneTTL]). Each claim row carries a token of its own, and
+// a release deletes the row only while it still carries the releasing
+// claim's token, so a claim taken over after a lease ended is left alone.
+// [SQLDeduper.BeginClaim], which the handler uses, returns the claim with its
+// token; Release by key drops this instance's latest claim on the key.
 //
 // Rows expire but are deleted only by [SQLDeduper.Purge]: run it
 // periodically (e.g. hourly) to keep the table at about one TTL of keys.
@@ -114,7 +117,9 @@ func WithTable(name string) DeduperOption {
 //
 // Leases and TTLs are measured with the clock of the process ([WithClock],
 // default time.Now) and stored as Unix milliseconds, the same in every
-// dialect. The server instances' clocks must agree (NTP) to well within the
+// dialect. A lease's or TTL's end is rounded up to the next millisecond, so
+// that none is cut short, and a lease under 1 ms is not stored as already
+// over. The server instances' clocks must agree (NTP) to well within the
 // lease; a skew of s makes a dead instance's lease last up to s longer or
 // shorter.
 type SQLDeduper struct {
@@ -129,7 +134,7 @@ type SQLDeduper struct {
 	instance string        // random, distinguishes this SQLDeduper's tokens
 	seq      atomic.Uint64 // numbers its claims
 	mu       sync.Mutex
-	held     map[string]string // key -> token of a claim this SQLDeduper holds
+	held     map[string]string // key -> token of the latest claim Begin took, for Done and Release by key
 }
 
 // sqlQueries are the statements of a dialect and table.
@@ -260,6 +265,16 @@ func checkKey(key string) error {
 
 func millis(t time.Time) int64 { return t.UnixMilli() }
 
+// millisUp is t in Unix milliseconds rounded up: an end stored rounded down
+// would come up to 1 ms early, and a lease under 1 ms would be over at once.
+func millisUp(t time.Time) int64 {
+	ms := t.UnixMilli() // rounded down, also before 1970
+	if t.After(time.UnixMilli(ms)) {
+		ms++
+	}
+	return ms
+}
+
 // sqlRow is a key's row as read.
 type sqlRow struct {
 	done    bool
@@ -273,42 +288,63 @@ const claimAttempts = 3
 
 // Begin claims key for the lease, or reports done if it was done within the
 // TTL. A claim held by another caller, unexpired, returns [ErrInProgress]
-// at once. Database errors are returned wrapped.
+// at once. Database errors are returned wrapped. Done and Release by key act
+// on the latest claim Begin took on the key in this SQLDeduper; when two
+// callers can hold claims on one key in turn (a handler overran its lease),
+// use [SQLDeduper.BeginClaim], as the handler does.
 func (d *SQLDeduper) Begin(ctx context.Context, key string) (bool, error) {
+	token, done, err := d.begin(ctx, key)
+	if token != "" {
+		d.mu.Lock()
+		d.held[key] = token
+		d.mu.Unlock()
+	}
+	return done, err
+}
+
+// BeginClaim is Begin returning the claim taken, whose Done and Release use
+// its own token whatever other claims this SQLDeduper takes on the key.
+func (d *SQLDeduper) BeginClaim(ctx context.Context, key string) (Claim, bool, error) {
+	token, done, err := d.begin(ctx, key)
+	if token == "" {
+		return nil, done, err
+	}
+	return sqlClaim{d, key, token}, false, nil
+}
+
+// begin claims key and returns the claim's token, or reports done.
+func (d *SQLDeduper) begin(ctx context.Context, key string) (token string, done bool, err error) {
 	if err := checkKey(key); err != nil {
-		return false, err
+		return "", false, err
 	}
 	for attempt := 0; attempt < claimAttempts; attempt++ {
 		now := d.now()
 		token := d.instance + "-" + strconv.FormatUint(d.seq.Add(1), 36)
 		row, claimed, err := d.claim(ctx, key, token, now)
 		if err != nil {
-			return false, fmt.Errorf("push: SQLDeduper: claiming: %w", err)
+			return "", false, fmt.Errorf("push: SQLDeduper: claiming: %w", err)
 		}
 		if claimed {
-			d.mu.Lock()
-			d.held[key] = token
-			d.mu.Unlock()
-			return false, nil
+			return token, false, nil
 		}
 		if row == nil { // the row went away in between: try again
 			continue
 		}
 		if row.expires > millis(now) {
 			if row.done {
-				return true, nil
+				return "", true, nil
 			}
-			return false, ErrInProgress
+			return "", false, ErrInProgress
 		}
 		// Expired just now: try again.
 	}
-	return false, ErrInProgress
+	return "", false, ErrInProgress
 }
 
 // claim runs the claim statement. It returns claimed, or the row as it is
 // when someone else holds it (nil if there is none).
 func (d *SQLDeduper) claim(ctx context.Context, key, token string, now time.Time) (*sqlRow, bool, error) {
-	leaseEnd, nowMs := millis(now.Add(d.lease)), millis(now)
+	leaseEnd, nowMs := millisUp(now.Add(d.lease)), millis(now)
 	if d.dialect == MySQL {
 		if _, err := d.db.ExecContext(ctx, d.q.claim, key, token, leaseEnd, nowMs, nowMs, token, nowMs, leaseEnd); err != nil {
 			return nil, false, err
@@ -368,7 +404,11 @@ func (d *SQLDeduper) Done(ctx context.Context, key string) error {
 	if token == "" {
 		token = d.instance
 	}
-	args := []any{key, token, millis(d.now().Add(d.ttl))}
+	return d.done(ctx, key, token)
+}
+
+func (d *SQLDeduper) done(ctx context.Context, key, token string) error {
+	args := []any{key, token, millisUp(d.now().Add(d.ttl))}
 	if d.dialect == MySQL {
 		args = append(args, args[1], args[2])
 	}
@@ -378,19 +418,35 @@ func (d *SQLDeduper) Done(ctx context.Context, key string) error {
 	return nil
 }
 
-// Release deletes this SQLDeduper's claim on key so that the next Begin
-// takes it. A claim another caller took over after this one's lease ended,
-// and a done key, are left alone.
+// Release deletes the latest claim Begin took on key in this SQLDeduper so
+// that the next Begin takes it. A claim another SQLDeduper took over after
+// this one's lease ended, and a done key, are left alone; a claim this
+// SQLDeduper's Begin took over is not, which is why the handler uses
+// [SQLDeduper.BeginClaim].
 func (d *SQLDeduper) Release(ctx context.Context, key string) error {
 	token := d.take(key)
 	if token == "" {
 		return nil // no claim of ours
 	}
+	return d.release(ctx, key, token)
+}
+
+// release deletes the claim row of key while it carries token.
+func (d *SQLDeduper) release(ctx context.Context, key, token string) error {
 	if _, err := d.db.ExecContext(ctx, d.q.release, key, token); err != nil {
 		return fmt.Errorf("push: SQLDeduper: releasing: %w", err)
 	}
 	return nil
 }
+
+// sqlClaim is the claim of an SQLDeduper on key, told apart by its token.
+type sqlClaim struct {
+	d          *SQLDeduper
+	key, token string
+}
+
+func (c sqlClaim) Done(ctx context.Context) error    { return c.d.done(ctx, c.key, c.token) }
+func (c sqlClaim) Release(ctx context.Context) error { return c.d.release(ctx, c.key, c.token) }
 
 // Delivered reports whether key is done and not yet expired.
 func (d *SQLDeduper) Delivered(ctx context.Context, key string) (bool, error) {
