@@ -159,7 +159,7 @@ func (d v2) gameItem(r *GameItemRequest) (*GameItemPayment, error) {
 	return &GameItemPayment{SignData: string(data), PaySig: paySig, Signature: signature}, nil
 }
 
-// v2Head checks the fields every 2.0 request carries and returns them in
+// head checks the fields every 2.0 request carries and returns them in
 // body order, ts left for frame to fill. getbalance's official example
 // puts offer_id first; the other pages put openid first: both are kept, so
 // the documented bodies come out byte for byte. user_ip is sent when given:
