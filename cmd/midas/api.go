@@ -64,10 +64,10 @@ func runAPI(ctx context.Context, cmd string, args []string, stdout, stderr io.Wr
 		kindName = fs.String("kind", "", "what the order bought (required): coin (a top-up, biz_id 1) or item (an item purchase, biz_id 2)")
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: midas %s [flags]\n\nCalls %s and prints the answer as JSON on stdout; on failure it names the "+
+		fmt.Fprintf(fs.Output(), "Usage: midas %s [flags]\n\nCalls %s and prints the answer as JSON on stdout; on failure it names the "+
 			"errcode on stderr and exits with a code that says what happened.\n\nFlags:\n", cmd, apiName(cmd))
 		fs.PrintDefaults()
-		fmt.Fprint(stderr, "\n"+exitCodes)
+		fmt.Fprint(fs.Output(), "\n"+exitCodes)
 	}
 	if err := parse(fs, args); err != nil {
 		return err

@@ -63,7 +63,7 @@ func TestAlreadyAppliedHasItsOwnExitCode(t *testing.T) {
 	assert.Equal(t, exitUnknown, exitCode(unknown), "an unknown outcome is still decided first")
 
 	for _, cmd := range []string{"pay", "cancel", "present"} {
-		_, _, help := runCmd(t, nil, cmd, "-h")
+		_, help, _ := runCmd(t, nil, cmd, "-h")
 		assert.Contains(t, help, fmt.Sprintf("%d  already applied earlier under this id", exitAlreadyApplied), cmd)
 	}
 }

@@ -104,12 +104,18 @@ MIDAS_ACCESS_TOKEN or MIDAS_APPSECRET, unless flags say otherwise. Run
 
 // run is the whole command, apart from the process: it returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, usage)
-		if len(args) == 0 {
-			return exitUsage
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage) // a usage error: nothing asked for help
+		return exitUsage
+	}
+	if isHelp(args[0]) || args[0] == "help" {
+		if args[0] == "help" && len(args) > 1 && !isHelp(args[1]) {
+			args = []string{args[1], "-h"} // "midas help pay" is "midas pay -h"
+		} else {
+			// Asked-for help is the output: stdout, exit 0, so "midas -h | less" works.
+			fmt.Fprint(stdout, usage)
+			return exitOK
 		}
-		return exitOK
 	}
 	cmd, rest := args[0], args[1:]
 	var err error
@@ -123,6 +129,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	default:
 		fmt.Fprintf(stderr, "midas: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
+	}
+	var help *helpError
+	if errors.As(err, &help) {
+		fmt.Fprint(stdout, help.text)
+		return exitOK
 	}
 	code := exitCode(err)
 	if code != exitOK && !errors.Is(err, errReported) {
@@ -174,12 +185,38 @@ func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
+// isHelp reports whether arg asks for help, as the flag package reads it.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "--h", "-help", "--help":
+		return true
+	}
+	return false
+}
+
+// helpError carries the help a subcommand's -h asked for: run prints it on
+// stdout and exits 0 (it matches flag.ErrHelp). Help that follows a bad flag
+// stays on stderr with exit 2.
+type helpError struct{ text string }
+
+func (e *helpError) Error() string { return "help requested" }
+func (e *helpError) Unwrap() error { return flag.ErrHelp }
+
 // parse parses flags; a bad flag has already been reported with the usage.
+// What the flag set prints (its Usage writes to fs.Output()) is held until
+// the outcome is known: asked-for help goes to stdout, the rest to the
+// flag set's own output.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
+	out := fs.Output()
+	var buf strings.Builder
+	fs.SetOutput(&buf)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if errors.Is(err, flag.ErrHelp) {
+		return &helpError{text: buf.String()}
+	}
+	io.WriteString(out, buf.String())
+	if err != nil {
 		return errReported
 	}
 	return nil

@@ -101,9 +101,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&pf.token, "push-token", "", "the push URL's Token (required with -push-url)")
 	fs.StringVar(&pf.aesKey, "push-aes-key", "", "the push URL's 43-character EncodingAESKey: push in secure mode (default plain mode)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: midas serve [flags]\n\nRuns a fake Midas server (package midastest) until interrupted (Ctrl-C or SIGTERM),\nand prints its URL and credentials as JSON.\n\n"+pushUsage+"\nFlags:\n")
+		fmt.Fprint(fs.Output(), "Usage: midas serve [flags]\n\nRuns a fake Midas server (package midastest) until interrupted (Ctrl-C or SIGTERM),\nand prints its URL and credentials as JSON.\n\n"+pushUsage+"\nFlags:\n")
 		fs.PrintDefaults()
-		fmt.Fprint(stderr, "\n"+exitCodes)
+		fmt.Fprint(fs.Output(), "\n"+exitCodes)
 	}
 	if err := parse(fs, args); err != nil {
 		return err

@@ -54,9 +54,9 @@ func runSign(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	uri := fs.String("uri", "", "2.0: the path called, e.g. /wxa/game/pay (or use -api)")
 	body := fs.String("body", "", "2.0: the exact request body; read from stdin when absent")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, signUsage)
+		fmt.Fprint(fs.Output(), signUsage)
 		fs.PrintDefaults()
-		fmt.Fprint(stderr, "\n"+exitCodes)
+		fmt.Fprint(fs.Output(), "\n"+exitCodes)
 	}
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {
