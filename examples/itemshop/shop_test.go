@@ -83,14 +83,14 @@ func (f *flakyStore) Deliver(ctx context.Context, paid itemshop.Order, check fun
 
 // FinishSpend fails, without recording anything, while failFinish is set:
 // the process dying between Pay and recording its outcome.
-func (f *flakyStore) FinishSpend(ctx context.Context, billNo string, paid bool) (bool, error) {
+func (f *flakyStore) FinishSpend(ctx context.Context, billNo string, paid bool, unclearAtMost time.Time) (bool, error) {
 	f.mu.Lock()
 	fail := f.failFinish
 	f.mu.Unlock()
 	if fail {
 		return false, errStoreDown
 	}
-	return f.Store.FinishSpend(ctx, billNo, paid)
+	return f.Store.FinishSpend(ctx, billNo, paid, unclearAtMost)
 }
 
 func (f *flakyStore) failOnce(outTradeNo string) {

@@ -65,8 +65,11 @@ func (s *Server) spend(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.settlePlayer(ctx, req.OpenID, req.SessionKey); err != nil {
 		s.log.Error("itemshop: settling earlier spends failed", slog.String("openid", req.OpenID), slog.Any("error", err))
 	}
+	created := s.now()
+	// The pay's last attempt is sent within its timeout: until then it may
+	// be in flight.
 	sp := Spend{BillNo: newBillNo(), OpenID: req.OpenID, ProductID: req.ProductID, Quantity: req.Quantity, Coins: price * req.Quantity,
-		CreatedAt: s.now()}
+		CreatedAt: created, UnclearAt: created.Add(payTimeout)}
 	if err := s.store.AddSpend(ctx, sp); err != nil {
 		s.log.Error("itemshop: recording a spend failed", slog.Any("error", err))
 		httpError(w, http.StatusInternalServerError, "internal error")
@@ -75,7 +78,7 @@ func (s *Server) spend(w http.ResponseWriter, r *http.Request) {
 	pctx, cancel := context.WithTimeout(ctx, payTimeout)
 	_, payErr := s.midas.Pay(pctx, midas.PayRequest{OpenID: sp.OpenID, SessionKey: req.SessionKey, BillNo: sp.BillNo, Amount: sp.Coins})
 	cancel()
-	state, err := s.finish(ctx, sp, payErr, false, time.Time{})
+	state, err := s.finishPay(ctx, sp, payErr)
 	answer := SpendAnswer{BillNo: sp.BillNo, State: state}
 	status := http.StatusOK
 	switch {
@@ -99,60 +102,119 @@ func (s *Server) spend(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(answer)
 }
 
-// finish records the outcome of a Pay (settling: of a SettlePay begun at
-// began) of sp and returns the spend's state. Only a clear answer ends a spend:
-//
-//   - success (AlreadyProcessed included): paid, items granted;
-//   - Pay: an error that is not ErrOutcomeUnknown means nothing was
-//     deducted (a refusal, a request never sent or refused before sending):
-//     failed;
-//   - SettlePay: only ErrInsufficientBalance is such an answer (the server
-//     looked the bill_no up), and only from a settle begun
-//     midas.LateLandingWindow after Pay's last attempt could have been
-//     sent (the spend's CreatedAt + payTimeout): before that, a lost
-//     attempt may still land and charge the coins, so the spend stays
-//     pending and is settled again later. Any other error leaves it
-//     pending;
-//   - ErrOutcomeUnknown: pending.
-func (s *Server) finish(ctx context.Context, sp Spend, payErr error, settling bool, began time.Time) (SpendState, error) {
-	attrs := []any{slog.String("bill_no", sp.BillNo), slog.String("openid", sp.OpenID), slog.Int64("coins", sp.Coins)}
-	var paid bool
-	switch {
-	case payErr == nil:
-		paid = true
-	case errors.Is(payErr, midas.ErrOutcomeUnknown):
-		s.log.Warn("itemshop: spend outcome unknown, pending", append(attrs, slog.Any("error", payErr))...)
-		return SpendPending, nil
-	case settling && !errors.Is(payErr, midas.ErrInsufficientBalance):
-		s.log.Warn("itemshop: settling a spend failed, pending", append(attrs, slog.Any("error", payErr))...)
-		return SpendPending, nil
-	case settling && began.Before(sp.CreatedAt.Add(payTimeout+midas.LateLandingWindow)):
-		s.log.Info("itemshop: spend refused within the late-landing window, settled again later", attrs...)
+// finishPay records the outcome of sp's Pay and returns the spend's state.
+// Only a clear answer ends a spend: success (AlreadyProcessed included) is
+// paid, items granted; an error that is not ErrOutcomeUnknown means nothing
+// was deducted (a refusal, a request never sent or refused before sending):
+// failed. ErrOutcomeUnknown leaves it pending.
+func (s *Server) finishPay(ctx context.Context, sp Spend, payErr error) (SpendState, error) {
+	if errors.Is(payErr, midas.ErrOutcomeUnknown) {
+		s.log.Warn("itemshop: spend outcome unknown, pending", append(spendAttrs(sp), slog.Any("error", payErr))...)
 		return SpendPending, nil
 	}
-	changed, err := s.store.FinishSpend(ctx, sp.BillNo, paid)
+	return s.record(ctx, sp, payErr, time.Time{})
+}
+
+// settle settles the pending spend sp with SettlePay and records the
+// outcome. A success is final at once. A refusal for balance (90013) is
+// final only from a settle begun midas.LateLandingWindow after the last
+// call whose attempts may still land: the pay, or any settle that ended
+// unknown or is running now. The spend's UnclearAt bounds them:
+//
+//   - before SettlePay is sent, UnclearAt is raised to the end of this
+//     settle's timeout, so a settle running elsewhere (another instance,
+//     or the player's POST /spend) cannot take a refusal as final while
+//     this one's attempt is on its way;
+//   - a settle that ends unknown (ErrOutcomeUnknown) or with an error that
+//     does not say its request went unprocessed keeps the raise (pushed to
+//     its actual end if that was later): the window runs again from it;
+//   - a 90013 is final when the settle began a window after UnclearAt as
+//     it was before the raise, and no other call raised it since (checked
+//     by FinishSpend in the same UPDATE that fails the spend). Otherwise
+//     the spend stays pending and the raise is undone: a definite 90013
+//     says this settle left no attempt behind (the client answers
+//     ErrOutcomeUnknown, never a refusal, when one of its attempts was
+//     unclear).
+func (s *Server) settle(ctx context.Context, sp Spend, sessionKey string) (SpendState, error) {
+	began := s.now()
+	raised := began.Add(payTimeout)
+	prior, ok, err := s.store.ExtendUnclear(ctx, sp.BillNo, raised)
 	if err != nil {
 		return SpendPending, err
 	}
-	state := SpendFailed
-	if paid {
-		state = SpendPaid
+	if !ok { // settled meanwhile
+		return s.recorded(ctx, sp.BillNo)
 	}
-	if !changed {
-		// Settled meanwhile by another instance (or another call): report
-		// what is recorded.
-		cur, ok, err := s.store.Spend(ctx, sp.BillNo)
-		if err != nil || !ok {
+	if prior.After(raised) {
+		raised = prior // ExtendUnclear never lowers it
+	}
+	sctx, cancel := context.WithTimeout(ctx, payTimeout)
+	_, err = s.midas.SettlePay(sctx, midas.PayRequest{OpenID: sp.OpenID, SessionKey: sessionKey, BillNo: sp.BillNo, Amount: sp.Coins})
+	cancel()
+	attrs := spendAttrs(sp)
+	switch {
+	case err == nil:
+		return s.record(ctx, sp, nil, time.Time{})
+	case errors.Is(err, midas.ErrOutcomeUnknown):
+		s.log.Warn("itemshop: settling a spend: outcome unknown, pending", append(attrs, slog.Any("error", err))...)
+		return s.stillUnclear(ctx, sp, raised)
+	case errors.Is(err, midas.ErrInsufficientBalance) && !began.Before(prior.Add(midas.LateLandingWindow)):
+		return s.record(ctx, sp, err, raised)
+	case errors.Is(err, midas.ErrInsufficientBalance), errors.Is(err, midas.ErrNotSent), errors.Is(err, midas.ErrInvalidRequest):
+		// Definite, and this settle left nothing in flight.
+		s.log.Info("itemshop: settling a spend: not final yet, settled again later", append(attrs, slog.Any("error", err))...)
+		return SpendPending, s.store.RestoreUnclear(ctx, sp.BillNo, raised, prior)
+	default:
+		s.log.Warn("itemshop: settling a spend failed, pending", append(attrs, slog.Any("error", err))...)
+		return s.stillUnclear(ctx, sp, raised)
+	}
+}
+
+// stillUnclear keeps a settle's raise of sp's UnclearAt, pushed to now if
+// the call overran its timeout: its last attempt was sent by now.
+func (s *Server) stillUnclear(ctx context.Context, sp Spend, raised time.Time) (SpendState, error) {
+	if end := s.now(); end.After(raised) {
+		if _, _, err := s.store.ExtendUnclear(ctx, sp.BillNo, end); err != nil {
 			return SpendPending, err
 		}
-		return cur.State, nil
 	}
+	return SpendPending, nil
+}
+
+// record records a clear outcome of sp (payErr nil: paid; else refused) and
+// returns the spend's state. A refusal is recorded only while sp's
+// UnclearAt is not after unclearAtMost (zero: always).
+func (s *Server) record(ctx context.Context, sp Spend, payErr error, unclearAtMost time.Time) (SpendState, error) {
+	paid := payErr == nil
+	changed, err := s.store.FinishSpend(ctx, sp.BillNo, paid, unclearAtMost)
+	if err != nil {
+		return SpendPending, err
+	}
+	if !changed {
+		// Settled meanwhile by another instance (or another call), or a
+		// settle raised UnclearAt since: report what is recorded.
+		return s.recorded(ctx, sp.BillNo)
+	}
+	attrs := spendAttrs(sp)
 	if paid {
 		s.log.Info("itemshop: spend paid and granted", attrs...)
-	} else {
-		s.log.Info("itemshop: spend refused, nothing granted", append(attrs, slog.Any("error", payErr))...)
+		return SpendPaid, nil
 	}
-	return state, nil
+	s.log.Info("itemshop: spend refused, nothing granted", append(attrs, slog.Any("error", payErr))...)
+	return SpendFailed, nil
+}
+
+// recorded returns the state recorded for billNo.
+func (s *Server) recorded(ctx context.Context, billNo string) (SpendState, error) {
+	cur, ok, err := s.store.Spend(ctx, billNo)
+	if err != nil || !ok {
+		return SpendPending, err
+	}
+	return cur.State, nil
+}
+
+func spendAttrs(sp Spend) []any {
+	return []any{slog.String("bill_no", sp.BillNo), slog.String("openid", sp.OpenID), slog.Int64("coins", sp.Coins)}
 }
 
 // SettleReport counts what SettlePending did.
@@ -177,7 +239,8 @@ type SettleReport struct {
 // settled. A session_key that has expired is answered with
 // ErrSessionExpired, which leaves the spend pending too. A refusal for
 // balance (90013) ends a spend only from a settle begun
-// midas.LateLandingWindow after its pay was sent.
+// midas.LateLandingWindow after the last pay or settle of it whose outcome
+// was unknown (see settle).
 func (s *Server) SettlePending(ctx context.Context) (SettleReport, error) {
 	var rep SettleReport
 	pending, err := s.store.PendingSpends(ctx, "")
@@ -231,14 +294,6 @@ func (s *Server) settlePlayer(ctx context.Context, openID, sessionKey string) (i
 		}
 	}
 	return settled, nil
-}
-
-func (s *Server) settle(ctx context.Context, sp Spend, sessionKey string) (SpendState, error) {
-	began := s.now()
-	sctx, cancel := context.WithTimeout(ctx, payTimeout)
-	_, err := s.midas.SettlePay(sctx, midas.PayRequest{OpenID: sp.OpenID, SessionKey: sessionKey, BillNo: sp.BillNo, Amount: sp.Coins})
-	cancel()
-	return s.finish(ctx, sp, err, true, began)
 }
 
 // RunSettler settles pending spends now and then every interval, until ctx

@@ -226,3 +226,89 @@ func TestSettleRefusalFinalAfterLateLandingWindow(t *testing.T) {
 	assert.EqualValues(t, 100, balance(r, p))
 	assert.Empty(t, inventory(t, r, p.OpenID))
 }
+
+// A settle begun after the window can itself end unknown (its attempt held
+// inside WeChat). That attempt may land later, so a refusal from the next
+// settle is final only a window after the unknown settle, not after the
+// pay: otherwise the spend fails, the held attempt charges, and the player
+// loses the coins with nothing granted.
+func TestSettleRefusalAfterAnUnknownSettleWaitsAnotherWindow(t *testing.T) {
+	ctx := context.Background()
+	var skew atomic.Int64
+	r := newRig(t, false, midas.WithMaxRetries(0), midas.WithSettleMaxAttempts(1))
+	r.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	r.restart(t, nil)
+	p := players[0]
+	r.fake.TopUp(midas.Production, p.OpenID, "", 100)
+	r.fake.Inject(midastest.Fault{API: midas.APIPay, Drop: true})
+	status, a := postSpend(t, r, p, "shield", 5) // 125 coins: more than the player has
+	require.Equal(t, http.StatusAccepted, status)
+
+	skew.Store(int64(midas.LateLandingWindow + 15*time.Second)) // the pay's window has passed
+	r.restart(t, sessionsOf(p))
+	r.fake.Inject(midastest.Fault{API: midas.APIPay, ApplyAfter: 300 * time.Millisecond})
+	rep, err := r.shop.SettlePending(ctx) // its attempt is held: unknown
+	require.NoError(t, err)
+	require.Equal(t, itemshop.SettleReport{Pending: 1}, rep)
+
+	rep, err = r.shop.SettlePending(ctx) // answered 90013 while that attempt is still held
+	require.NoError(t, err)
+	assert.Equal(t, itemshop.SettleReport{Pending: 1}, rep)
+	assert.Equal(t, itemshop.SpendPending, spendState(t, r, a.BillNo), "refused within the unknown settle's window: not final")
+
+	r.fake.TopUp(midas.Production, p.OpenID, "", 100) // the player tops up meanwhile
+	require.Eventually(t, func() bool { return r.fake.Pending() == 0 }, 5*time.Second, time.Millisecond)
+	require.EqualValues(t, 200-125, balance(r, p), "the held settle attempt charged")
+
+	skew.Add(int64(midas.LateLandingWindow + 15*time.Second))
+	_, err = r.shop.SettlePending(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, itemshop.SpendPaid, spendState(t, r, a.BillNo), "charged, so granted")
+	assert.Equal(t, map[string]int64{"shield": 5}, inventory(t, r, p.OpenID))
+}
+
+// Two settles of one spend at once (the settler and the player's POST
+// /spend, or two instances): while the first one's attempt is held inside
+// WeChat, a refusal the second gets is not final, though the pay's window
+// has long passed; the held attempt then charges, and the spend is paid.
+func TestSettleRefusalWhileAnotherSettleIsInFlightIsNotFinal(t *testing.T) {
+	ctx := context.Background()
+	var skew atomic.Int64
+	r := newRig(t, false, midas.WithMaxRetries(0), midas.WithSettleMaxAttempts(1))
+	r.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	r.restart(t, nil)
+	p := players[1]
+	r.fake.TopUp(midas.Production, p.OpenID, "", 100)
+	r.fake.Inject(midastest.Fault{API: midas.APIPay, Drop: true})
+	status, a := postSpend(t, r, p, "shield", 5) // 125 coins: more than the player has
+	require.Equal(t, http.StatusAccepted, status)
+
+	skew.Store(int64(midas.LateLandingWindow + 15*time.Second)) // the pay's window has passed
+	r.restart(t, sessionsOf(p))
+	// The first settle's attempt is held, its connection open a while.
+	r.fake.Inject(midastest.Fault{API: midas.APIPay, ApplyAfter: time.Second, Delay: 500 * time.Millisecond})
+	first := make(chan itemshop.SettleReport, 1)
+	go func() {
+		rep, err := r.shop.SettlePending(ctx)
+		assert.NoError(t, err)
+		first <- rep
+	}()
+	require.Eventually(t, func() bool { return r.fake.Pending() == 1 }, 5*time.Second, time.Millisecond)
+
+	rep, err := r.shop.SettlePending(ctx) // answered 90013 while the first is in flight
+	require.NoError(t, err)
+	assert.Equal(t, itemshop.SettleReport{Pending: 1}, rep, "refused while another settle may land: not final")
+	assert.Equal(t, itemshop.SettleReport{Pending: 1}, <-first)
+	assert.Equal(t, itemshop.SpendPending, spendState(t, r, a.BillNo))
+
+	r.fake.TopUp(midas.Production, p.OpenID, "", 100)
+	require.Eventually(t, func() bool { return r.fake.Pending() == 0 }, 5*time.Second, time.Millisecond)
+	require.EqualValues(t, 200-125, balance(r, p), "the held settle attempt charged")
+
+	skew.Add(int64(midas.LateLandingWindow + 15*time.Second))
+	rep, err = r.shop.SettlePending(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, itemshop.SettleReport{Settled: 1}, rep)
+	assert.Equal(t, itemshop.SpendPaid, spendState(t, r, a.BillNo), "charged, so granted")
+	assert.Equal(t, map[string]int64{"shield": 5}, inventory(t, r, p.OpenID))
+}

@@ -126,7 +126,10 @@ func SQLiteDSN(dsn string) string {
 //	                  from_push, created_at, delivered_at NULL, refunded_at NULL)
 //	itemshop_refunds (refund_id PK, out_trade_no, amount, source, received_at)
 //	itemshop_spends  (bill_no PK, openid, product_id, quantity, coins, state,
-//	                  created_at, settled_at NULL)               index on state
+//	                  created_at, settled_at NULL, unclear_at)   index on state
+//
+// A database made before unclear_at existed gains the column on open,
+// filled with created_at + the pay's timeout (what AddSpend now stores).
 //	itemshop_grants  (grant_id PK, openid, product_id, quantity,
 //	                  granted_at, revoked_at NULL)               index on openid
 type SQLStore struct {
@@ -223,7 +226,8 @@ func (s *SQLStore) migrate(ctx context.Context) error {
 			coins      BIGINT NOT NULL,
 			state      VARCHAR(16) NOT NULL,
 			created_at BIGINT NOT NULL,
-			settled_at BIGINT NULL` + s.inlineIndex("itemshop_spends_state", "state") + `)`,
+			settled_at BIGINT NULL,
+			unclear_at BIGINT NULL` + s.inlineIndex("itemshop_spends_state", "state") + `)`,
 		`CREATE TABLE IF NOT EXISTS itemshop_grants (
 			grant_id   VARCHAR(80) NOT NULL PRIMARY KEY,
 			openid     VARCHAR(128) NOT NULL,
@@ -242,7 +246,23 @@ func (s *SQLStore) migrate(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return s.addUnclearAt(ctx)
+}
+
+// addUnclearAt upgrades a spends table made before unclear_at existed.
+// SQLite and MySQL have no ADD COLUMN IF NOT EXISTS, so the column is
+// probed; when two instances upgrade at once, the loser's ALTER fails and
+// NewSQLStore's retry finds the column. The fill is idempotent.
+func (s *SQLStore) addUnclearAt(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, "SELECT unclear_at FROM itemshop_spends WHERE 1 = 0")
+	if err == nil {
+		rows.Close()
+	} else if _, err := s.db.ExecContext(ctx, "ALTER TABLE itemshop_spends ADD COLUMN unclear_at BIGINT NULL"); err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, s.q("UPDATE itemshop_spends SET unclear_at = created_at + ? WHERE unclear_at IS NULL"),
+		payTimeout.Milliseconds())
+	return err
 }
 
 func (s *SQLStore) inlineIndex(name, col string) string {
@@ -271,16 +291,27 @@ func (s *SQLStore) q(query string) string {
 	return b.String()
 }
 
-// insertIfAbsent is an INSERT that does nothing (0 rows affected) when the
-// row's key exists. INSERT IGNORE is not used on MySQL: it would also turn
-// other errors (a too-long value) into warnings.
-func (s *SQLStore) insertIfAbsent(table, key, cols string, n int) string {
-	ph := strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+// insertIfAbsent inserts a row into table unless its key exists, and
+// reports whether it did.
+//
+// On MySQL it is a plain INSERT whose duplicate-key error (1062) means
+// "exists": InnoDB rolls back only the statement, not the transaction. Not
+// ON DUPLICATE KEY UPDATE, whose affected-rows count for an existing row is
+// 0 or 1 depending on the DSN's clientFoundRows, so a duplicate would pass
+// for an insert; not INSERT IGNORE, which would also turn other errors (a
+// too-long value) into warnings.
+func (s *SQLStore) insertIfAbsent(ctx context.Context, tx *sql.Tx, table, key, cols string, args ...any) (bool, error) {
+	ph := strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ")
 	q := "INSERT INTO " + table + " (" + cols + ") VALUES (" + ph + ")"
-	if s.dialect == MySQL {
-		return s.q(q + " ON DUPLICATE KEY UPDATE " + key + " = " + key)
+	if s.dialect != MySQL {
+		q += " ON CONFLICT (" + key + ") DO NOTHING"
 	}
-	return s.q(q + " ON CONFLICT (" + key + ") DO NOTHING")
+	n, err := affected(tx.ExecContext(ctx, s.q(q), args...))
+	var my *mysql.MySQLError
+	if errors.As(err, &my) && my.Number == 1062 { // ER_DUP_ENTRY: the table's only unique key is key
+		return false, nil
+	}
+	return n > 0, err
 }
 
 // maxTxAttempts bounds the retries of a transaction rolled back by a
@@ -347,10 +378,10 @@ func affected(res sql.Result, err error) (int64, error) {
 // AddOrder implements Store.
 func (s *SQLStore) AddOrder(ctx context.Context, o Order) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		n, err := affected(tx.ExecContext(ctx, s.insertIfAbsent("itemshop_orders", "out_trade_no",
-			"out_trade_no, openid, product_id, quantity, price, env, from_push, created_at", 8),
-			o.OutTradeNo, o.OpenID, o.ProductID, o.Quantity, o.Price, int(o.Env), boolInt(o.FromPush), now()))
-		if err == nil && n == 0 {
+		inserted, err := s.insertIfAbsent(ctx, tx, "itemshop_orders", "out_trade_no",
+			"out_trade_no, openid, product_id, quantity, price, env, from_push, created_at",
+			o.OutTradeNo, o.OpenID, o.ProductID, o.Quantity, o.Price, int(o.Env), boolInt(o.FromPush), now())
+		if err == nil && !inserted {
 			err = ErrDuplicateOrder
 		}
 		return err
@@ -410,8 +441,8 @@ func (s *SQLStore) Deliver(ctx context.Context, paid Order, check func(stored *O
 			// be doing the same: the key lets one insert, and the UPDATE
 			// below lets one deliver.
 			o.FromPush = true
-			if _, err := tx.ExecContext(ctx, s.insertIfAbsent("itemshop_orders", "out_trade_no",
-				"out_trade_no, openid, product_id, quantity, price, env, from_push, created_at", 8),
+			if _, err := s.insertIfAbsent(ctx, tx, "itemshop_orders", "out_trade_no",
+				"out_trade_no, openid, product_id, quantity, price, env, from_push, created_at",
 				o.OutTradeNo, o.OpenID, o.ProductID, o.Quantity, o.Price, int(o.Env), 1, now()); err != nil {
 				return err
 			}
@@ -462,24 +493,24 @@ func (s *SQLStore) forUpdate() string {
 func (s *SQLStore) Refund(ctx context.Context, r Refund) (RefundResult, error) {
 	var result RefundResult
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		n, err := affected(tx.ExecContext(ctx, s.insertIfAbsent("itemshop_refunds", "refund_id",
-			"refund_id, out_trade_no, amount, source, received_at", 5),
-			r.RefundID, r.OutTradeNo, r.Amount, r.Source, now()))
+		inserted, err := s.insertIfAbsent(ctx, tx, "itemshop_refunds", "refund_id",
+			"refund_id, out_trade_no, amount, source, received_at",
+			r.RefundID, r.OutTradeNo, r.Amount, r.Source, now())
 		if err != nil {
 			return err
 		}
-		if n == 0 {
+		if !inserted {
 			result = RefundRepeat
 			return nil
 		}
 		// An order the shop never saw is recorded, refunded, so that its
 		// delivery push, if it comes later, grants nothing.
-		if _, err := tx.ExecContext(ctx, s.insertIfAbsent("itemshop_orders", "out_trade_no",
-			"out_trade_no, openid, product_id, quantity, price, env, from_push, created_at", 8),
+		if _, err := s.insertIfAbsent(ctx, tx, "itemshop_orders", "out_trade_no",
+			"out_trade_no, openid, product_id, quantity, price, env, from_push, created_at",
 			r.OutTradeNo, r.OpenID, "", 0, 0, 0, 1, now()); err != nil {
 			return err
 		}
-		n, err = affected(tx.ExecContext(ctx, s.q(`UPDATE itemshop_orders SET refunded_at = ?
+		n, err := affected(tx.ExecContext(ctx, s.q(`UPDATE itemshop_orders SET refunded_at = ?
 			WHERE out_trade_no = ? AND refunded_at IS NULL`), now(), r.OutTradeNo))
 		if err != nil {
 			return err
@@ -544,26 +575,68 @@ func (s *SQLStore) AddSpend(ctx context.Context, sp Spend) error {
 		if !sp.CreatedAt.IsZero() {
 			created = sp.CreatedAt.UnixMilli()
 		}
-		n, err := affected(tx.ExecContext(ctx, s.insertIfAbsent("itemshop_spends", "bill_no",
-			"bill_no, openid, product_id, quantity, coins, state, created_at", 7),
-			sp.BillNo, sp.OpenID, sp.ProductID, sp.Quantity, sp.Coins, string(SpendPending), created))
-		if err == nil && n == 0 {
+		unclear := created
+		if !sp.UnclearAt.IsZero() {
+			unclear = sp.UnclearAt.UnixMilli()
+		}
+		inserted, err := s.insertIfAbsent(ctx, tx, "itemshop_spends", "bill_no",
+			"bill_no, openid, product_id, quantity, coins, state, created_at, unclear_at",
+			sp.BillNo, sp.OpenID, sp.ProductID, sp.Quantity, sp.Coins, string(SpendPending), created, unclear)
+		if err == nil && !inserted {
 			err = ErrDuplicateOrder
 		}
 		return err
 	})
 }
 
+// ExtendUnclear implements Store.
+func (s *SQLStore) ExtendUnclear(ctx context.Context, billNo string, until time.Time) (time.Time, bool, error) {
+	var prior int64
+	var ok bool
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// A locking read: the value returned is the one this UPDATE raises,
+		// not InnoDB's snapshot.
+		err := tx.QueryRowContext(ctx, s.q(`SELECT unclear_at FROM itemshop_spends WHERE bill_no = ? AND state = ?`+s.forUpdate()),
+			billNo, string(SpendPending)).Scan(&prior)
+		if errors.Is(err, sql.ErrNoRows) {
+			ok = false
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		ok = true
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE itemshop_spends SET unclear_at = ?
+			WHERE bill_no = ? AND state = ? AND unclear_at < ?`), until.UnixMilli(), billNo, string(SpendPending), until.UnixMilli())
+		return err
+	})
+	if err != nil || !ok {
+		return time.Time{}, false, err
+	}
+	return time.UnixMilli(prior), true, nil
+}
+
+// RestoreUnclear implements Store.
+func (s *SQLStore) RestoreUnclear(ctx context.Context, billNo string, raised, prior time.Time) error {
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE itemshop_spends SET unclear_at = ?
+		WHERE bill_no = ? AND state = ? AND unclear_at = ?`), prior.UnixMilli(), billNo, string(SpendPending), raised.UnixMilli())
+	return err
+}
+
 // FinishSpend implements Store.
-func (s *SQLStore) FinishSpend(ctx context.Context, billNo string, paid bool) (bool, error) {
+func (s *SQLStore) FinishSpend(ctx context.Context, billNo string, paid bool, unclearAtMost time.Time) (bool, error) {
 	state := SpendFailed
 	if paid {
 		state = SpendPaid
 	}
+	q, args := `UPDATE itemshop_spends SET state = ?, settled_at = ? WHERE bill_no = ? AND state = ?`,
+		[]any{string(state), now(), billNo, string(SpendPending)}
+	if !unclearAtMost.IsZero() {
+		q, args = q+" AND unclear_at <= ?", append(args, unclearAtMost.UnixMilli())
+	}
 	var changed bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		n, err := affected(tx.ExecContext(ctx, s.q(`UPDATE itemshop_spends SET state = ?, settled_at = ?
-			WHERE bill_no = ? AND state = ?`), string(state), now(), billNo, string(SpendPending)))
+		n, err := affected(tx.ExecContext(ctx, s.q(q), args...))
 		if err != nil {
 			return err
 		}
@@ -578,14 +651,14 @@ func (s *SQLStore) FinishSpend(ctx context.Context, billNo string, paid bool) (b
 	return changed, err
 }
 
-const spendCols = "bill_no, openid, product_id, quantity, coins, state, created_at"
+const spendCols = "bill_no, openid, product_id, quantity, coins, state, created_at, unclear_at"
 
 func scanSpend(row scanner) (Spend, error) {
 	var sp Spend
 	var state string
-	var created int64
-	err := row.Scan(&sp.BillNo, &sp.OpenID, &sp.ProductID, &sp.Quantity, &sp.Coins, &state, &created)
-	sp.State, sp.CreatedAt = SpendState(state), time.UnixMilli(created)
+	var created, unclear int64
+	err := row.Scan(&sp.BillNo, &sp.OpenID, &sp.ProductID, &sp.Quantity, &sp.Coins, &state, &created, &unclear)
+	sp.State, sp.CreatedAt, sp.UnclearAt = SpendState(state), time.UnixMilli(created), time.UnixMilli(unclear)
 	return sp, err
 }
 

@@ -47,7 +47,7 @@ func TestSQLStoreSurvivesRestart(t *testing.T) {
 			} {
 				require.NoError(t, before.AddSpend(ctx, sp))
 			}
-			changed, err := before.FinishSpend(ctx, "b-paid", true)
+			changed, err := before.FinishSpend(ctx, "b-paid", true, time.Time{})
 			require.NoError(t, err)
 			require.True(t, changed)
 			require.NoError(t, before.Close())
@@ -70,7 +70,7 @@ func TestSQLStoreSurvivesRestart(t *testing.T) {
 			pending, err := after.PendingSpends(ctx, "")
 			require.NoError(t, err)
 			assert.Equal(t, []itemshop.Spend{{BillNo: "b-pending", OpenID: "p1", ProductID: "sword", Quantity: 1, Coins: 10,
-				State: itemshop.SpendPending, CreatedAt: created}}, pending)
+				State: itemshop.SpendPending, CreatedAt: created, UnclearAt: created}}, pending, "UnclearAt not given: the creation time")
 			paid, ok, err := after.Spend(ctx, "b-paid")
 			require.NoError(t, err)
 			assert.True(t, ok)
@@ -83,7 +83,7 @@ func TestSQLStoreSurvivesRestart(t *testing.T) {
 			res3, err := after.Refund(ctx, itemshop.Refund{RefundID: "rf-1", OutTradeNo: "r-refunded"})
 			require.NoError(t, err)
 			assert.Equal(t, itemshop.RefundRepeat, res3)
-			changed, err = after.FinishSpend(ctx, "b-paid", true)
+			changed, err = after.FinishSpend(ctx, "b-paid", true, time.Time{})
 			require.NoError(t, err)
 			assert.False(t, changed)
 		})
@@ -148,7 +148,7 @@ func TestSQLStoreOnceUnderConcurrency(t *testing.T) {
 								mu.Unlock()
 							}
 						default:
-							changed, err := st.FinishSpend(ctx, fmt.Sprintf("s-%02d", i), g == 4)
+							changed, err := st.FinishSpend(ctx, fmt.Sprintf("s-%02d", i), g == 4, time.Time{})
 							assert.NoError(t, err)
 							if changed {
 								mu.Lock()

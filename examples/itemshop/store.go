@@ -89,6 +89,11 @@ type Spend struct {
 	Coins     int64  // the coins deducted (Pay's amount)
 	State     SpendState
 	CreatedAt time.Time // when it was recorded, just before Pay was sent
+	// UnclearAt bounds when the last call for this spend that may still be
+	// in flight (its outcome unknown, or not known yet) sent its last
+	// attempt: the pay's, then every settle's. midas.LateLandingWindow runs
+	// from it: only a settle begun a window after it can trust a refusal.
+	UnclearAt time.Time
 }
 
 // ErrDuplicateOrder is AddOrder's (and AddSpend's) error for an id already
@@ -126,13 +131,25 @@ type Store interface {
 	Inventory(ctx context.Context, openID string) (map[string]int64, error)
 
 	// AddSpend records sp as pending, before Pay is called, created at
-	// sp.CreatedAt (zero: now). An existing BillNo is ErrDuplicateOrder.
+	// sp.CreatedAt (zero: now) and unclear until sp.UnclearAt (zero: the
+	// creation time). An existing BillNo is ErrDuplicateOrder.
 	AddSpend(ctx context.Context, sp Spend) error
+	// ExtendUnclear raises the pending spend billNo's UnclearAt to until
+	// (never lowers it) and returns the value it had before. ok is false
+	// when the spend is not pending (or not recorded), which changes nothing.
+	ExtendUnclear(ctx context.Context, billNo string, until time.Time) (prior time.Time, ok bool, err error)
+	// RestoreUnclear sets the pending spend billNo's UnclearAt back to prior
+	// if it still is raised: the value an ExtendUnclear set. When another
+	// call raised it since, it changes nothing.
+	RestoreUnclear(ctx context.Context, billNo string, raised, prior time.Time) error
 	// FinishSpend records the outcome of the pending spend billNo: paid
-	// grants its items and marks it SpendPaid, !paid marks it SpendFailed.
-	// It reports whether this call changed it: false when it was no longer
-	// pending (another instance settled it first), which changes nothing.
-	FinishSpend(ctx context.Context, billNo string, paid bool) (changed bool, err error)
+	// grants its items and marks it SpendPaid, !paid marks it SpendFailed,
+	// and only if its UnclearAt is not after unclearAtMost (zero: whatever
+	// it is), so that a refusal is not recorded while a call raised it
+	// meanwhile may still land. It reports whether this call changed it:
+	// false when it was no longer pending (another instance settled it
+	// first) or was unclear too late, which changes nothing.
+	FinishSpend(ctx context.Context, billNo string, paid bool, unclearAtMost time.Time) (changed bool, err error)
 	// Spend returns the spend recorded under billNo.
 	Spend(ctx context.Context, billNo string) (sp Spend, ok bool, err error)
 	// PendingSpends returns the pending spends, oldest first: of openID, or
