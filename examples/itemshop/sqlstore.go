@@ -127,11 +127,11 @@ func SQLiteDSN(dsn string) string {
 //	itemshop_refunds (refund_id PK, out_trade_no, amount, source, received_at)
 //	itemshop_spends  (bill_no PK, openid, product_id, quantity, coins, state,
 //	                  created_at, settled_at NULL, unclear_at)   index on state
+//	itemshop_grants  (grant_id PK, openid, product_id, quantity,
+//	                  granted_at, revoked_at NULL)               index on openid
 //
 // A database made before unclear_at existed gains the column on open,
 // filled with created_at + the pay's timeout (what AddSpend now stores).
-//	itemshop_grants  (grant_id PK, openid, product_id, quantity,
-//	                  granted_at, revoked_at NULL)               index on openid
 type SQLStore struct {
 	db      *sql.DB
 	dialect Dialect

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gomidas/midas"
+	"github.com/gomidas/midas/dbtest"
 	"github.com/gomidas/midas/examples/itemshop"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -198,4 +199,137 @@ func TestSQLStoreOnceUnderConcurrency(t *testing.T) {
 			}
 		})
 	}
+}
+
+// UnclearAt only rises through ExtendUnclear, comes back down only through
+// RestoreUnclear from the value that raised it, and a refusal is recorded
+// only while it is not later than the caller saw.
+func TestSQLStoreUnclearAt(t *testing.T) {
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) {
+			ctx := context.Background()
+			driver, dsn := db.open(t)
+			st := openStore(t, driver, dsn)
+			t0 := time.UnixMilli(time.Now().UnixMilli())
+			require.NoError(t, st.AddSpend(ctx, itemshop.Spend{BillNo: "u-1", OpenID: "p1", ProductID: "sword", Quantity: 1, Coins: 10,
+				CreatedAt: t0, UnclearAt: t0.Add(10 * time.Second)}))
+			unclearAt := func() time.Time {
+				sp, ok, err := st.Spend(ctx, "u-1")
+				require.NoError(t, err)
+				require.True(t, ok)
+				return sp.UnclearAt
+			}
+			assert.Equal(t, t0.Add(10*time.Second), unclearAt())
+
+			prior, ok, err := st.ExtendUnclear(ctx, "u-1", t0.Add(time.Minute))
+			require.NoError(t, err)
+			require.True(t, ok)
+			assert.Equal(t, t0.Add(10*time.Second), prior)
+			prior, ok, err = st.ExtendUnclear(ctx, "u-1", t0.Add(30*time.Second)) // never lowers it
+			require.NoError(t, err)
+			require.True(t, ok)
+			assert.Equal(t, t0.Add(time.Minute), prior)
+			assert.Equal(t, t0.Add(time.Minute), unclearAt())
+
+			// Another call raised it since: a restore from an older raise is a no-op.
+			require.NoError(t, st.RestoreUnclear(ctx, "u-1", t0.Add(30*time.Second), t0))
+			assert.Equal(t, t0.Add(time.Minute), unclearAt())
+			require.NoError(t, st.RestoreUnclear(ctx, "u-1", t0.Add(time.Minute), t0.Add(10*time.Second)))
+			assert.Equal(t, t0.Add(10*time.Second), unclearAt())
+
+			changed, err := st.FinishSpend(ctx, "u-1", false, t0.Add(9*time.Second)) // raised after the caller looked
+			require.NoError(t, err)
+			assert.False(t, changed)
+			assert.Equal(t, itemshop.SpendPending, mustSpend(t, st, "u-1").State)
+			changed, err = st.FinishSpend(ctx, "u-1", false, t0.Add(10*time.Second))
+			require.NoError(t, err)
+			assert.True(t, changed)
+			assert.Equal(t, itemshop.SpendFailed, mustSpend(t, st, "u-1").State)
+
+			_, ok, err = st.ExtendUnclear(ctx, "u-1", t0.Add(time.Hour)) // settled: nothing to raise
+			require.NoError(t, err)
+			assert.False(t, ok)
+			_, ok, err = st.ExtendUnclear(ctx, "no-such-bill", t0.Add(time.Hour))
+			require.NoError(t, err)
+			assert.False(t, ok)
+		})
+	}
+}
+
+func mustSpend(t *testing.T, st *itemshop.SQLStore, billNo string) itemshop.Spend {
+	t.Helper()
+	sp, ok, err := st.Spend(context.Background(), billNo)
+	require.NoError(t, err)
+	require.True(t, ok, billNo)
+	return sp
+}
+
+// A database made by the schema before unclear_at existed opens: the column
+// is added and a pending spend's UnclearAt is its creation plus the pay's
+// timeout (10 s), as AddSpend sets it now. Opening again changes nothing.
+func TestSQLStoreUpgradesSpendsWithoutUnclearAt(t *testing.T) {
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) {
+			ctx := context.Background()
+			driver, dsn := db.open(t)
+			old := dbtest.Open(t, driver, dsn)
+			_, err := old.ExecContext(ctx, `CREATE TABLE itemshop_spends (
+				bill_no    VARCHAR(64) NOT NULL PRIMARY KEY,
+				openid     VARCHAR(128) NOT NULL,
+				product_id VARCHAR(64) NOT NULL,
+				quantity   BIGINT NOT NULL,
+				coins      BIGINT NOT NULL,
+				state      VARCHAR(16) NOT NULL,
+				created_at BIGINT NOT NULL,
+				settled_at BIGINT NULL)`)
+			require.NoError(t, err)
+			created := time.UnixMilli(time.Now().Add(-time.Hour).UnixMilli())
+			_, err = old.ExecContext(ctx, `INSERT INTO itemshop_spends (bill_no, openid, product_id, quantity, coins, state, created_at)
+				VALUES ('old-1', 'p1', 'sword', 1, 10, 'pending', `+fmt.Sprint(created.UnixMilli())+`)`)
+			require.NoError(t, err)
+
+			for i := 0; i < 2; i++ {
+				st := openStore(t, driver, dsn)
+				pending, err := st.PendingSpends(ctx, "")
+				require.NoError(t, err)
+				assert.Equal(t, []itemshop.Spend{{BillNo: "old-1", OpenID: "p1", ProductID: "sword", Quantity: 1, Coins: 10,
+					State: itemshop.SpendPending, CreatedAt: created, UnclearAt: created.Add(10 * time.Second)}}, pending)
+				require.NoError(t, st.Close())
+			}
+		})
+	}
+}
+
+// go-sql-driver/mysql's clientFoundRows=true makes MySQL count a row that
+// an upsert found unchanged as affected: duplicates are still found.
+func TestSQLStoreDuplicatesWithClientFoundRows(t *testing.T) {
+	ctx := context.Background()
+	driver, dsn := dbtest.MariaDB(t)
+	st := openStore(t, driver, dsn+"&clientFoundRows=true")
+	o := itemshop.Order{OutTradeNo: "cfr-1", OpenID: "p1", ProductID: "sword", Quantity: 1, Price: 100, Env: midas.Production}
+	require.NoError(t, st.AddOrder(ctx, o))
+	assert.ErrorIs(t, st.AddOrder(ctx, o), itemshop.ErrDuplicateOrder)
+
+	sp := itemshop.Spend{BillNo: "cfr-s1", OpenID: "p1", ProductID: "sword", Quantity: 1, Coins: 10}
+	require.NoError(t, st.AddSpend(ctx, sp))
+	assert.ErrorIs(t, st.AddSpend(ctx, sp), itemshop.ErrDuplicateOrder)
+
+	rf := itemshop.Refund{RefundID: "cfr-rf1", OutTradeNo: "cfr-1", OpenID: "p1", Amount: 100, Source: 1}
+	res, err := st.Refund(ctx, rf)
+	require.NoError(t, err)
+	assert.Equal(t, itemshop.RefundBeforeDelivery, res)
+	res, err = st.Refund(ctx, rf)
+	require.NoError(t, err)
+	assert.Equal(t, itemshop.RefundRepeat, res)
+
+	// A push for an order the shop never saw records it once and grants once.
+	pushed := itemshop.Order{OutTradeNo: "cfr-2", OpenID: "p1", ProductID: "shield", Quantity: 2, Price: 250, Env: midas.Production}
+	for _, want := range []itemshop.DeliverResult{itemshop.Granted, itemshop.AlreadyDelivered} {
+		got, err := st.Deliver(ctx, pushed, func(*itemshop.Order) error { return nil })
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+	}
+	inv, err := st.Inventory(ctx, "p1")
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int64{"shield": 2}, inv)
 }
