@@ -284,14 +284,18 @@ func (v *flexBool) UnmarshalJSON(b []byte) error {
 //     a retry is answered with the done code (the earlier attempt's success);
 //   - a settling call (the Settle helpers) repeats until the answer is clear,
 //     ctx ends or WithSettleMaxAttempts is reached, and stops at once on an
-//     answer given before the bill_no was looked up.
+//     answer given before the bill_no was looked up. An answer given after
+//     the lookup (90013) is definite only while no attempt of the settle
+//     itself was unclear: such an attempt can still land after it.
 func (c *Client) do(ctx context.Context, cl *apiCall, out *apiResponse) error {
 	tok, err := c.token(ctx, cl)
 	if err != nil {
-		return c.end(cl, 0, cl.settling, err)
+		return c.end(cl, 0, false, err)
 	}
-	// unclear: an attempt so far may have been applied without our knowing.
-	unclear := cl.settling
+	// unclear: an attempt of this call may have been applied without our
+	// knowing. A settling call starts clear: the unclear call it settles is
+	// the caller's, and settling already reads the done code as success.
+	unclear := false
 	refreshed := false
 	retries := 0
 	for attempt := 1; ; attempt++ {
@@ -355,8 +359,8 @@ func (v verdict) String() string {
 }
 
 // classify decides what one attempt's result res means for cl, given
-// whether an earlier attempt may have been applied (unclear), and returns
-// whether the call is unclear now. It is pure: waiting, counting and the
+// whether an earlier attempt of cl may have been applied (unclear), and
+// returns whether the call is unclear now. It is pure: waiting, counting and the
 // token refresh are do's.
 //
 // A settling call (the Settle helpers) repeats until the answer is clear:
@@ -368,7 +372,7 @@ func classify(cl *apiCall, unclear bool, res result) (verdict, bool) {
 	unclear = unclear || (res.ambiguous && cl.mutates())
 	var apiErr *APIError
 	isAPI := errors.As(res.err, &apiErr)
-	if unclear && isAPI && apiErr.Code == cl.doneCode {
+	if (unclear || cl.settling) && isAPI && apiErr.Code == cl.doneCode {
 		return verdictDone, unclear
 	}
 	if res.retryable || (cl.settling && (res.ambiguous || (isAPI && apiErr.Is(ErrOrderProcessing)))) {
@@ -380,16 +384,22 @@ func classify(cl *apiCall, unclear bool, res result) (verdict, bool) {
 // stopVerdict says how a call that stops on err ends: unknown when a pay,
 // present or cancelpay may have been applied, else definite. A settling
 // call is definite only on an answer given after the server looked the
-// bill_no up (afterLookup); anything else leaves its outcome unknown.
+// bill_no up (afterLookup), and only while none of its own attempts was
+// unclear (one held inside WeChat can land after that answer and charge);
+// anything else leaves its outcome unknown.
 func stopVerdict(cl *apiCall, unclear bool, err error) verdict {
-	if !unclear || !cl.mutates() {
+	if !cl.mutates() {
 		return verdictDefinite
 	}
 	if cl.settling {
 		var apiErr *APIError
-		if errors.As(err, &apiErr) && afterLookup(apiErr) {
+		if !unclear && errors.As(err, &apiErr) && afterLookup(apiErr) {
 			return verdictDefinite
 		}
+		return verdictUnknown
+	}
+	if !unclear {
+		return verdictDefinite
 	}
 	return verdictUnknown
 }

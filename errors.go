@@ -175,6 +175,15 @@ func (e *APIError) Meaning() string {
 	return ""
 }
 
+// AlreadyApplied reports whether e is the answer, for e.API in e.Version, to
+// a bill_no applied by an earlier call: 90012 for pay and present, and for
+// cancelpay 90015 in 1.0 and 90012 in 2.0. The coins moved then; a Settle
+// helper reads it as that call's success.
+func (e *APIError) AlreadyApplied() bool {
+	code, ok := generations[e.Version].doneCodes[e.API]
+	return ok && code == e.Code
+}
+
 // HTTPError is an answer whose HTTP status is not 2xx. Its body is not kept:
 // WeChat answers errors with status 200, so another status comes from
 // something in between.
@@ -197,7 +206,9 @@ func (e *HTTPError) Error() string {
 // outcome was unknown an attempt may still land, by our recommendation: a
 // Settle helper's refusal (90013 for a pay; 90000 or 90014 for a cancelpay)
 // is final only from a settle begun after it. Within it, keep the order
-// open and settle again later; a success is final at once.
+// open and settle again later; a success is final at once. A settle whose
+// own attempt was unclear never returns a refusal (its attempt may land
+// after it): it ends unknown, and its last attempt starts a new window.
 //
 // No client can know when WeChat drops a request it holds, and the pages
 // give no bound; they say only that a payment can land "slightly late", and

@@ -179,3 +179,31 @@ func TestV2ErrcodeMeaningsV1Unchanged(t *testing.T) {
 		}
 	}
 }
+
+// AlreadyApplied is each version's done code per API: what a Settle helper
+// reads as the earlier call's success.
+func TestAPIErrorAlreadyApplied(t *testing.T) {
+	for _, tc := range []struct {
+		v    midas.Version
+		api  string
+		code int
+		want bool
+	}{
+		{midas.V1, midas.APIPay, midas.CodeOrderExists, true},
+		{midas.V1, midas.APIPresent, midas.CodeOrderExists, true},
+		{midas.V1, midas.APICancelPay, midas.CodeOrderRefunded, true},
+		{midas.V1, midas.APICancelPay, midas.CodeOrderExists, false},
+		{midas.V2, midas.APIPay, midas.CodeOrderExists, true},
+		{midas.V2, midas.APIPresent, midas.CodeOrderExists, true},
+		{midas.V2, midas.APICancelPay, midas.CodeOrderExists, true},
+		{midas.V2, midas.APICancelPay, midas.CodeOrderRefunded, false},
+		{midas.V1, midas.APIPay, midas.CodeInsufficientBalance, false},
+		{midas.V1, midas.APIGetBalance, midas.CodeOrderExists, false},
+		{midas.Version(9), midas.APIPay, midas.CodeOrderExists, false},
+	} {
+		e := &midas.APIError{API: tc.api, Code: tc.code, Version: tc.v}
+		if got := e.AlreadyApplied(); got != tc.want {
+			t.Errorf("%v %s %d: AlreadyApplied %v, want %v", tc.v, tc.api, tc.code, got, tc.want)
+		}
+	}
+}

@@ -112,3 +112,29 @@ func TestSettleAfterLateLandingLosesNoCoins(t *testing.T) {
 		assert.Equal(t, int64(110), total)
 	})
 }
+
+// A settle begun after the window can itself lose an answer: its own held
+// attempt may land after its retry was refused 90013. Such a settle's
+// outcome is unknown, never a refusal: the docs make a refusal from a settle
+// begun after the window final, and closing the order then loses the coins
+// the held attempt takes.
+func TestSettleWhoseOwnAttemptIsHeldIsNotARefusal(t *testing.T) {
+	fake := midastest.New(fakeCfg()) // alice holds 110
+	c := fakeClient(t, fake, nil)
+	heldPay(fake, 20*time.Millisecond)
+	req := midas.PayRequest{OpenID: alice, BillNo: "late-own", Amount: 150}
+	_, err := c.Pay(bg, req)
+	require.ErrorIs(t, err, midas.ErrOutcomeUnknown)
+	waitLanded(t, fake) // the pay's attempts land and are refused: the window has passed
+
+	// The settle's first attempt is held inside WeChat; its retry is
+	// answered 90013.
+	fake.Inject(midastest.Fault{API: midas.APIPay, ApplyAfter: 50 * time.Millisecond})
+	_, settleErr := c.SettlePay(bg, req)
+	fake.TopUp(midas.Production, alice, "", 100) // the player tops up meanwhile
+	waitLanded(t, fake)                          // the settle's held attempt lands and charges
+	total, _ := fake.Balance(midas.Production, alice, "")
+	require.Equal(t, int64(110+100-150), total, "the settle's own held attempt charged")
+	require.ErrorIs(t, settleErr, midas.ErrOutcomeUnknown, "a final refusal here loses the 150 coins")
+	require.NotErrorIs(t, settleErr, midas.ErrInsufficientBalance)
+}

@@ -61,7 +61,12 @@ func TestSettleEnds(t *testing.T) {
 		{"done code", []any{CodeOrderExists}, 1, true, true, nil},
 		{"busy then done", []any{-1, errLost, -1, CodeOrderExists}, 4, true, true, nil},
 		{"processing then success", []any{CodeOrderProcessing, 0}, 2, true, false, nil},
-		{"insufficient balance is definite", []any{errLost, CodeInsufficientBalance}, 2, false, false, ErrInsufficientBalance},
+		{"insufficient balance is definite", []any{CodeInsufficientBalance}, 1, false, false, ErrInsufficientBalance},
+		{"insufficient balance after processing is definite", []any{CodeOrderProcessing, CodeInsufficientBalance}, 2, false, false, ErrInsufficientBalance},
+		// The settle's own first attempt may be held and land after the
+		// 90013: not a refusal.
+		{"insufficient balance after its own lost answer: unknown", []any{errLost, CodeInsufficientBalance}, 2, false, false, nil},
+		{"insufficient balance after its own -1: unknown", []any{-1, CodeInsufficientBalance}, 2, false, false, nil},
 		{"mp_sig: stop, unknown", []any{CodeMpSigInvalid}, 1, false, false, nil},
 		{"session: stop, unknown", []any{-1, CodeSessionExpired}, 2, false, false, nil},
 		{"sig: stop, unknown", []any{CodeSigInvalid}, 1, false, false, nil},

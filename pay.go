@@ -27,7 +27,10 @@ func (c *Client) Pay(ctx context.Context, r PayRequest) (*PayResponse, error) {
 //     90013 (ErrInsufficientBalance), nothing was deducted so far. Final only
 //     for a settle begun LateLandingWindow after the unknown call's last
 //     attempt: before that an attempt may still land, so keep the order
-//     open and settle again after the window;
+//     open and settle again after the window. When an attempt of the settle
+//     itself was unclear (its answer lost, -1, HTTP 5xx), that attempt may
+//     land after the 90013 too, so the settle ends with ErrOutcomeUnknown
+//     instead: settle again a LateLandingWindow after it;
 //   - any other errcode, such as one rejecting the request before the
 //     bill_no is looked at (a rejected access_token after its one refresh, a
 //     wrong signature, session or parameter, no permission): it stops at

@@ -43,7 +43,7 @@ func (v1) pay(r *PayRequest) (*apiCall, error) {
 	fs = append(fs, field{key: "bill_no", val: r.BillNo}, field{key: "amt", val: strconv.FormatInt(r.Amount, 10), num: true})
 	fs = appendOptional(fs, "pay_item", r.PayItem)
 	fs = appendOptional(fs, "app_remark", r.AppRemark)
-	return &apiCall{api: APIPay, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderExists}, nil
+	return &apiCall{api: APIPay, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: v1DoneCodes[APIPay]}, nil
 }
 
 func (v1) cancelPay(r *CancelPayRequest) (*apiCall, error) {
@@ -62,7 +62,7 @@ func (v1) cancelPay(r *CancelPayRequest) (*apiCall, error) {
 	}
 	fs = append(fs, field{key: "bill_no", val: r.BillNo})
 	fs = appendOptional(fs, "pay_item", r.PayItem)
-	return &apiCall{api: APICancelPay, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderRefunded}, nil
+	return &apiCall{api: APICancelPay, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: v1DoneCodes[APICancelPay]}, nil
 }
 
 func (v1) present(r *PresentRequest) (*apiCall, error) {
@@ -74,7 +74,7 @@ func (v1) present(r *PresentRequest) (*apiCall, error) {
 		return nil, err
 	}
 	fs = append(fs, field{key: "bill_no", val: r.BillNo}, field{key: "present_counts", val: strconv.FormatInt(r.Count, 10), num: true})
-	return &apiCall{api: APIPresent, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderExists}, nil
+	return &apiCall{api: APIPresent, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: v1DoneCodes[APIPresent]}, nil
 }
 
 func (v1) queryOrder(*QueryOrderRequest) (*apiCall, error) {
@@ -181,6 +181,10 @@ var v1Errcodes = errcodeTable{
 	{CodeInvalidAccessToken, ErrAccessTokenInvalid, "access_token invalid or expired"},
 	{CodeAccessTokenExpired, ErrAccessTokenInvalid, "access_token invalid or expired"},
 }
+
+// v1DoneCodes is, for each 1.0 API that moves coins, the errcode that says
+// its bill_no was applied before: a cancelpay's is 90015, not 90012.
+var v1DoneCodes = map[string]int{APIPay: CodeOrderExists, APIPresent: CodeOrderExists, APICancelPay: CodeOrderRefunded}
 
 // signFields computes sig over the sorted fields and, when sessionKey is
 // set, mp_sig over them plus access_token and sig.

@@ -67,7 +67,7 @@ func (d v2) pay(r *PayRequest) (*apiCall, error) {
 	fs = append(fs, field{key: "amount", val: strconv.FormatInt(r.Amount, 10), num: true}, field{key: "bill_no", val: r.BillNo})
 	fs = appendOptional(fs, "payitem", r.PayItem)
 	fs = appendOptional(fs, "remark", r.AppRemark)
-	return &apiCall{api: APIPay, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderExists}, nil
+	return &apiCall{api: APIPay, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: v2DoneCodes[APIPay]}, nil
 }
 
 // cancelPay returns r.Amount coins of the pay r.BillNo. The refund has its
@@ -92,7 +92,7 @@ func (d v2) cancelPay(r *CancelPayRequest) (*apiCall, error) {
 	}
 	fs = append(fs, field{key: "pay_bill_no", val: r.BillNo}, field{key: "bill_no", val: r.RefundBillNo},
 		field{key: "amount", val: strconv.FormatInt(r.Amount, 10), num: true})
-	return &apiCall{api: APICancelPay, billNo: r.RefundBillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderExists}, nil
+	return &apiCall{api: APICancelPay, billNo: r.RefundBillNo, sessionKey: r.SessionKey, fields: fs, doneCode: v2DoneCodes[APICancelPay]}, nil
 }
 
 func (d v2) present(r *PresentRequest) (*apiCall, error) {
@@ -104,7 +104,7 @@ func (d v2) present(r *PresentRequest) (*apiCall, error) {
 		return nil, err
 	}
 	fs = append(fs, field{key: "amount", val: strconv.FormatInt(r.Count, 10), num: true}, field{key: "bill_no", val: r.BillNo})
-	return &apiCall{api: APIPresent, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: CodeOrderExists}, nil
+	return &apiCall{api: APIPresent, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: v2DoneCodes[APIPresent]}, nil
 }
 
 func (d v2) queryOrder(r *QueryOrderRequest) (*apiCall, error) {
@@ -301,6 +301,10 @@ var v2Errcodes = errcodeTable{
 	{CodeInvalidAccessToken, ErrAccessTokenInvalid, "access_token invalid or expired"},
 	{CodeAccessTokenExpired, ErrAccessTokenInvalid, "access_token invalid or expired"},
 }
+
+// v2DoneCodes is, for each 2.0 API that moves coins, the errcode that says
+// its bill_no (a refund's own) was applied before.
+var v2DoneCodes = map[string]int{APIPay: CodeOrderExists, APIPresent: CodeOrderExists, APICancelPay: CodeOrderExists}
 
 // The errcodes whose meaning differs in virtual payment 2.0.
 const (

@@ -41,6 +41,9 @@ type generation struct {
 	label      string // before the API in an APIError's text: "" or "v2 "
 	newDialect func(Config, *appKey) dialect
 	errcodes   errcodeTable
+	// doneCodes is, for each API that moves coins, the errcode meaning its
+	// bill_no was applied before (APIError.AlreadyApplied).
+	doneCodes map[string]int
 	// checkBillNo checks a bill_no by this version's rules, naming the
 	// field name in its error.
 	checkBillNo func(name, billNo string) error
@@ -49,8 +52,8 @@ type generation struct {
 // generations is the dialect choice: a version is one line here plus its
 // own file.
 var generations = map[Version]generation{
-	V1: {"1.0", "", newV1, v1Errcodes, checkBillNoV1},
-	V2: {"2.0", "v2 ", newV2, v2Errcodes, checkBillNoV2},
+	V1: {"1.0", "", newV1, v1Errcodes, v1DoneCodes, checkBillNoV1},
+	V2: {"2.0", "v2 ", newV2, v2Errcodes, v2DoneCodes, checkBillNoV2},
 }
 
 // newDialect makes the dialect of cfg's version, which NewClient has

@@ -58,6 +58,14 @@ func TestAlreadyAppliedHasItsOwnExitCode(t *testing.T) {
 	assert.Equal(t, exitRefused, exitCode(&midas.APIError{API: midas.APIPay, Code: midas.CodeInsufficientBalance}))
 	assert.Equal(t, exitAlreadyApplied, exitCode(&midas.APIError{API: midas.APIPay, Code: midas.CodeOrderExists}))
 	assert.Equal(t, exitAlreadyApplied, exitCode(&midas.APIError{API: midas.APICancelPay, Code: midas.CodeOrderRefunded}))
+	// 1.0's cancelpay is done at 90015: its 90012 is no earlier success, and
+	// -settle would not read it as one.
+	v1Cancel := &midas.APIError{API: midas.APICancelPay, Code: midas.CodeOrderExists, Version: midas.V1}
+	assert.Equal(t, exitRefused, exitCode(v1Cancel))
+	assert.NotContains(t, explain("cancel", v1Cancel), "already applied")
+	v2Cancel := &midas.APIError{API: midas.APICancelPay, Code: midas.CodeOrderExists, Version: midas.V2}
+	assert.Equal(t, exitAlreadyApplied, exitCode(v2Cancel))
+	assert.Contains(t, explain("cancel", v2Cancel), "already applied")
 	unknown := &midas.OutcomeUnknownError{API: midas.APIPay, BillNo: "b", Attempts: 2,
 		Err: &midas.APIError{API: midas.APIPay, Code: midas.CodeOrderExists}}
 	assert.Equal(t, exitUnknown, exitCode(unknown), "an unknown outcome is still decided first")

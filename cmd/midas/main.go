@@ -153,24 +153,12 @@ func exitCode(err error) int {
 		return exitUnknown
 	case errors.Is(err, errReported), errors.As(err, new(*usageError)), errors.Is(err, midas.ErrInvalidRequest):
 		return exitUsage
-	case errors.As(err, &apiErr) && alreadyApplied(apiErr):
+	case errors.As(err, &apiErr) && apiErr.AlreadyApplied():
 		return exitAlreadyApplied
 	case errors.As(err, &apiErr):
 		return exitRefused
 	}
 	return exitFailed
-}
-
-// alreadyApplied reports whether a call that moves coins was answered with
-// its done code: its id was applied by an earlier call.
-func alreadyApplied(e *midas.APIError) bool {
-	switch e.API {
-	case midas.APIPay, midas.APIPresent:
-		return e.Is(midas.ErrOrderExists)
-	case midas.APICancelPay:
-		return e.Is(midas.ErrOrderExists) || e.Is(midas.ErrOrderRefunded)
-	}
-	return false
 }
 
 // errReported marks a usage error the flag package already printed.
@@ -304,7 +292,7 @@ func explain(cmd string, err error) string {
 		if apiErr.BillNo != "" {
 			s += "bill_no " + apiErr.BillNo + ": "
 		}
-		if alreadyApplied(apiErr) {
+		if apiErr.AlreadyApplied() {
 			return s + cause(apiErr) + ": " + alreadyAppliedHint
 		}
 		return s + cause(apiErr)
