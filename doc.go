@@ -9,26 +9,59 @@
 // with a session_key, mp_sig, in the body; 2.0: pay_sig with the AppKey and
 // signature with the session_key, over the exact body bytes, in the query),
 // sends it, and turns every errcode into an error that works with errors.Is
-// and errors.As, by its meaning in the version that answered:
+// and errors.As, by its meaning in the version that answered. A 2.0 client
+// (a game that opened virtual payment on or after 2022-11-05; older games
+// are on 1.0, the zero Version):
 //
 //	c, err := midas.NewClient(midas.Config{
 //		AppID:       "wx1234567",
-//		OfferID:     "12345678",
-//		AppKey:      appKey, // the sandbox and production keys differ
+//		OfferID:     "1450000001",                       // the 2.0 OfferId (支付应用ID)
+//		AppKey:      "zNLgAGgqsEWJOg1nFVaO5r7fAlIQxr1u", // the 2.0 AppKey of Env: each Env has its own
 //		Env:         midas.Sandbox,
 //		Version:     midas.V2, // a game that opened payment on or after 2022-11-05
-//		AccessToken: midas.StaticToken(token),
+//		AccessToken: midas.StaticToken("ACCESSTOKEN"),
 //	})
-//	...
-//	resp, err := c.Pay(ctx, midas.PayRequest{OpenID: openID, BillNo: orderID, Amount: 60})
-//	switch {
-//	case errors.Is(err, midas.ErrOutcomeUnknown):
-//		// First: the coins may have moved. Settle with c.SettlePay.
-//	case errors.Is(err, midas.ErrInsufficientBalance):
-//		// ask the player to top up
-//	case err != nil:
-//		// see "Money and failures" below
+//
+// A coin spend, with the unknown outcome handled first and every other
+// class of error after it (this is the package's Example_v2, run as a test):
+//
+//	func spend(ctx context.Context, c *midas.Client, openID, sessionKey, billNo string, amount int64) string {
+//		req := midas.PayRequest{OpenID: openID, SessionKey: sessionKey, BillNo: billNo, Amount: amount}
+//		resp, err := c.Pay(ctx, req)
+//		if errors.Is(err, midas.ErrOutcomeUnknown) {
+//			// First: the coins may have moved, and this error matches no other
+//			// sentinel. Settle with the same request (it never charges twice);
+//			// never refund it.
+//			resp, err = c.SettlePay(ctx, req)
+//			if err != nil {
+//				// Still unknown, or refused: a refusal is final only from a
+//				// settle begun midas.LateLandingWindow after this one.
+//				return fmt.Sprintf("keep %s open; settle again in %v", billNo, midas.LateLandingWindow)
+//			}
+//		}
+//		var apiErr *midas.APIError
+//		switch {
+//		case err == nil && resp.AlreadyProcessed:
+//			return "deliver: a lost attempt was the one applied"
+//		case err == nil:
+//			return fmt.Sprintf("deliver: paid %d, balance %d", amount, resp.Balance)
+//		case errors.Is(err, midas.ErrInvalidRequest):
+//			return "fix the request, nothing was sent: " + err.Error()
+//		case errors.Is(err, midas.ErrInsufficientBalance):
+//			return "not enough coins: offer a top-up"
+//		case errors.Is(err, midas.ErrSessionExpired), errors.Is(err, midas.ErrMpSigInvalid):
+//			return "stale session_key: ask the player to log in again"
+//		case errors.Is(err, midas.ErrOrderExists):
+//			return "paid earlier under this bill_no: deliver that order, never charge again"
+//		case errors.As(err, &apiErr):
+//			return fmt.Sprintf("refused, errcode %d (%s): the coins did not move", apiErr.Code, apiErr.Meaning())
+//		default:
+//			return "failed, the coins did not move (network, HTTP status): " + err.Error()
+//		}
 //	}
+//
+// The module's version is [ModuleVersion]; CHANGELOG.md lists each
+// release's changes and says what a v0 release may change.
 //
 // # Money and failures
 //

@@ -81,7 +81,7 @@ func ExampleClient_Pay() {
 	// First: an unknown outcome matches no other error, and the coins may
 	// have moved.
 	case errors.Is(err, midas.ErrOutcomeUnknown):
-		fmt.Println("outcome unclear: settle with c.SettlePay, or refund:", err)
+		fmt.Println("outcome unclear: settle with c.SettlePay, never refund:", err)
 	case errors.Is(err, midas.ErrInsufficientBalance):
 		fmt.Println("not enough coins: offer a top-up")
 	case errors.As(err, &apiErr):
@@ -127,7 +127,7 @@ func ExampleClient_Pay_v2() {
 	switch {
 	// First: an unknown outcome matches no other error, and the coins may have moved.
 	case errors.Is(err, midas.ErrOutcomeUnknown):
-		fmt.Println("outcome unclear: settle with c.SettlePay, or refund:", err)
+		fmt.Println("outcome unclear: settle with c.SettlePay, never refund:", err)
 	case errors.Is(err, midas.ErrInsufficientBalance):
 		fmt.Println("not enough coins: offer a top-up")
 	case err != nil:
