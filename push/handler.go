@@ -81,6 +81,7 @@ type settings struct {
 	maxBody     int64
 	timeout     time.Duration
 	bodyTimeout time.Duration
+	observer    Observer // nil: no telemetry (see observe.go)
 	err         error
 }
 
@@ -227,9 +228,11 @@ func (x *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.servePush(w, r, start)
 	default:
 		w.Header().Set("Allow", "GET, POST")
-		x.rejected(r, nil, reject(ansMethod, "method not allowed"))
+		rej := reject(ansMethod, "method not allowed")
+		x.rejected(r, nil, rej)
 		refuseBody(w, r)
 		ansMethod.write(w)
+		x.observe(r.Context(), start, nil, rej, ansMethod)
 	}
 }
 
@@ -283,7 +286,8 @@ type verified struct {
 	item    *ItemDelivery
 	coin    *CoinDelivery
 	refund  *Refund
-	ignored bool // unknown event
+	ignored bool    // unknown event
+	run     pushRun // what dispatching it came to, for the Observer
 }
 
 func (x *handler) servePush(w http.ResponseWriter, r *http.Request, start time.Time) {
@@ -294,21 +298,26 @@ func (x *handler) servePush(w http.ResponseWriter, r *http.Request, start time.T
 			refuseBody(w, r)
 		}
 		rej.ans.write(w)
+		x.observe(r.Context(), start, v, rej, rej.ans)
 		return
 	}
 	switch {
 	case v.ignored:
 		x.log(r.Context(), slog.LevelInfo, "push: ignored event", slog.String("event", v.event))
 		ansSuccess.write(w)
+		x.observe(r.Context(), start, v, nil, ansSuccess)
 		return
 	case v.mock:
 		x.log(r.Context(), slog.LevelInfo, "push: mock push acknowledged", slog.String("event", v.event))
 		ansSuccess.write(w)
+		x.observe(r.Context(), start, v, nil, ansSuccess)
 		return
 	}
 	ctx, cancel := context.WithDeadline(r.Context(), start.Add(x.timeout))
 	defer cancel()
-	x.dispatch(ctx, v).write(w)
+	ans := x.dispatch(ctx, v)
+	ans.write(w)
+	x.observe(r.Context(), start, v, nil, ans)
 }
 
 // readBody reads the body under its own deadline, start + the body timeout.
@@ -359,19 +368,16 @@ func (x *handler) verify(w http.ResponseWriter, r *http.Request, start time.Time
 	if rej != nil {
 		return nil, rej
 	}
-	return x.parse(msg)
+	return x.parse(msg, x.aesKey == nil)
 }
 
-// open returns the envelope JSON of a body: the body itself in plain mode,
-// the decrypted message in secure mode.
+// open returns the envelope JSON of a body: the body itself in plain mode
+// (whose Encrypt, if any, parse finds in the envelope's decode), the
+// decrypted message in secure mode.
 func (x *handler) open(encryptType, msgSig, timestamp, nonce string, body []byte) ([]byte, *rejection) {
 	if x.aesKey == nil {
 		if encryptType != "" && encryptType != "raw" {
 			return nil, reject(ansBadRequest, "secure-mode push, but no EncodingAESKey is configured")
-		}
-		var outer secureBody
-		if json.Unmarshal(body, &outer) == nil && outer.Encrypt != "" {
-			return nil, reject(ansBadRequest, "encrypted body, but no EncodingAESKey is configured")
 		}
 		return body, nil
 	}
@@ -401,11 +407,13 @@ func (x *handler) open(encryptType, msgSig, timestamp, nonce string, body []byte
 	return msg, nil
 }
 
-// parse checks the envelope and its PayEventSig, then the payload.
-func (x *handler) parse(msg []byte) (*verified, *rejection) {
-	var env envelope
-	if err := json.Unmarshal(msg, &env); err != nil {
-		return nil, reject(ansBadRequest, "envelope is not the expected JSON")
+// parse checks the envelope and its PayEventSig, then the payload. A plain
+// body is first refused if it carries an Encrypt. Each document (the
+// envelope, the payload) is decoded once.
+func (x *handler) parse(msg []byte, plain bool) (*verified, *rejection) {
+	env, rej := decodeEnvelope(msg, plain)
+	if rej != nil {
+		return nil, rej
 	}
 	if env.Event == "" {
 		return nil, reject(ansBadRequest, "envelope has no Event")
@@ -422,7 +430,9 @@ func (x *handler) parse(msg []byte) (*verified, *rejection) {
 	if mg.PayEventSig == "" {
 		return v, reject(ansForbidden, "envelope has no MiniGame.PayEventSig")
 	}
-	envNum, err := payloadEnv(mg.Payload)
+	payload := []byte(mg.Payload)
+	shape := newPayloadShape(v.kind)
+	envNum, strictErr, err := decodePayload(payload, shape)
 	if err != nil {
 		return v, &rejection{ans: ansBadRequest, reason: "payload Env unreadable", err: err}
 	}
@@ -436,22 +446,22 @@ func (x *handler) parse(msg []byte) (*verified, *rejection) {
 	if appKey == "" {
 		return v, reject(ansForbidden, fmt.Sprintf("no AppKey configured for payload Env %d", envNum))
 	}
-	if !equalHex(midas.PaySig(env.Event, []byte(mg.Payload), appKey), mg.PayEventSig) {
+	if !equalHex(midas.PaySig(env.Event, payload, appKey), mg.PayEventSig) {
 		return v, reject(ansForbidden, "bad PayEventSig")
 	}
 	// Verified: from here the payload's fields are WeChat's.
 	// A mock push (MP's format test) holds random values: only the JSON
 	// types are checked, not that the fields needed to deliver are set.
 	v.mock = mg.IsMock
-	p := payloadMeta{event: env.Event, payload: mg.Payload, env: envNum,
+	p := payloadMeta{event: env.Event, payload: mg.Payload, env: envNum, strictErr: strictErr,
 		created: time.Unix(env.CreateTime, 0), typesOnly: mg.IsMock}
-	switch v.kind {
-	case kindItem:
-		v.item, err = parseItem(p)
-	case kindCoin:
-		v.coin, err = parseCoin(p)
-	case kindRefund:
-		v.refund, err = parseRefund(p)
+	switch s := shape.(type) {
+	case *itemPayload:
+		v.item, err = parseItem(p, s)
+	case *coinPayload:
+		v.coin, err = parseCoin(p, s)
+	case *refundPayload:
+		v.refund, err = parseRefund(p, s)
 	}
 	if err != nil {
 		return v, &rejection{ans: ansBadRequest, reason: "malformed payload", err: err}
@@ -495,20 +505,22 @@ func (x *handler) noHandler(ctx context.Context, v *verified) answer {
 // key it just runs it.
 func (x *handler) once(ctx context.Context, v *verified, key string, run func() error) answer {
 	if x.deduper == nil || key == "" {
-		return x.result(ctx, v, run())
+		return x.result(ctx, v, x.run(v, run))
 	}
 	claim, done, err := x.begin(ctx, key)
 	if err != nil {
+		v.run.dedupFailed = true
 		x.log(ctx, slog.LevelError, "push: deduper Begin failed; WeChat will retry",
 			slog.String("event", v.event), slog.String("dedup_key", key), slog.Any("error", err))
 		return ansInternal
 	}
 	if done {
+		v.run.duplicate = true
 		x.log(ctx, slog.LevelInfo, "push: repeat of a handled push, acknowledged",
 			slog.String("event", v.event), slog.String("dedup_key", key))
 		return ansSuccess
 	}
-	herr := run()
+	herr := x.run(v, run)
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
 	if herr != nil {
