@@ -137,16 +137,12 @@ func (s *Server) finishPay(ctx context.Context, sp Spend, payErr error) (SpendSt
 //     unclear).
 func (s *Server) settle(ctx context.Context, sp Spend, sessionKey string) (SpendState, error) {
 	began := s.now()
-	raised := began.Add(payTimeout)
-	prior, ok, err := s.store.ExtendUnclear(ctx, sp.BillNo, raised)
+	prior, raised, ok, err := s.store.ExtendUnclear(ctx, sp.BillNo, began.Add(payTimeout))
 	if err != nil {
 		return SpendPending, err
 	}
 	if !ok { // settled meanwhile
 		return s.recorded(ctx, sp.BillNo)
-	}
-	if prior.After(raised) {
-		raised = prior // ExtendUnclear never lowers it
 	}
 	sctx, cancel := context.WithTimeout(ctx, payTimeout)
 	_, err = s.midas.SettlePay(sctx, midas.PayRequest{OpenID: sp.OpenID, SessionKey: sessionKey, BillNo: sp.BillNo, Amount: sp.Coins})
@@ -174,7 +170,7 @@ func (s *Server) settle(ctx context.Context, sp Spend, sessionKey string) (Spend
 // the call overran its timeout: its last attempt was sent by now.
 func (s *Server) stillUnclear(ctx context.Context, sp Spend, raised time.Time) (SpendState, error) {
 	if end := s.now(); end.After(raised) {
-		if _, _, err := s.store.ExtendUnclear(ctx, sp.BillNo, end); err != nil {
+		if _, _, _, err := s.store.ExtendUnclear(ctx, sp.BillNo, end); err != nil {
 			return SpendPending, err
 		}
 	}

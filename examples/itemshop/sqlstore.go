@@ -590,11 +590,11 @@ func (s *SQLStore) AddSpend(ctx context.Context, sp Spend) error {
 }
 
 // ExtendUnclear implements Store.
-func (s *SQLStore) ExtendUnclear(ctx context.Context, billNo string, until time.Time) (time.Time, bool, error) {
-	var prior int64
+func (s *SQLStore) ExtendUnclear(ctx context.Context, billNo string, until time.Time) (time.Time, time.Time, bool, error) {
+	var prior, raised int64
 	var ok bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		// A locking read: the value returned is the one this UPDATE raises,
+		// A locking read: the value raised is the latest committed one,
 		// not InnoDB's snapshot.
 		err := tx.QueryRowContext(ctx, s.q(`SELECT unclear_at FROM itemshop_spends WHERE bill_no = ? AND state = ?`+s.forUpdate()),
 			billNo, string(SpendPending)).Scan(&prior)
@@ -605,15 +605,15 @@ func (s *SQLStore) ExtendUnclear(ctx context.Context, billNo string, until time.
 		if err != nil {
 			return err
 		}
-		ok = true
-		_, err = tx.ExecContext(ctx, s.q(`UPDATE itemshop_spends SET unclear_at = ?
-			WHERE bill_no = ? AND state = ? AND unclear_at < ?`), until.UnixMilli(), billNo, string(SpendPending), until.UnixMilli())
+		ok, raised = true, max(until.UnixMilli(), prior+1)
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE itemshop_spends SET unclear_at = ? WHERE bill_no = ? AND state = ?`),
+			raised, billNo, string(SpendPending))
 		return err
 	})
 	if err != nil || !ok {
-		return time.Time{}, false, err
+		return time.Time{}, time.Time{}, false, err
 	}
-	return time.UnixMilli(prior), true, nil
+	return time.UnixMilli(prior), time.UnixMilli(raised), true, nil
 }
 
 // RestoreUnclear implements Store.

@@ -221,20 +221,25 @@ func TestSQLStoreUnclearAt(t *testing.T) {
 			}
 			assert.Equal(t, t0.Add(10*time.Second), unclearAt())
 
-			prior, ok, err := st.ExtendUnclear(ctx, "u-1", t0.Add(time.Minute))
+			prior, raised, ok, err := st.ExtendUnclear(ctx, "u-1", t0.Add(time.Minute))
 			require.NoError(t, err)
 			require.True(t, ok)
 			assert.Equal(t, t0.Add(10*time.Second), prior)
-			prior, ok, err = st.ExtendUnclear(ctx, "u-1", t0.Add(30*time.Second)) // never lowers it
+			assert.Equal(t, t0.Add(time.Minute), raised)
+			// Never lowered; a raise to a time already passed still sets a
+			// value of its own, just past the current one.
+			prior, raised2, ok, err := st.ExtendUnclear(ctx, "u-1", t0.Add(30*time.Second))
 			require.NoError(t, err)
 			require.True(t, ok)
 			assert.Equal(t, t0.Add(time.Minute), prior)
-			assert.Equal(t, t0.Add(time.Minute), unclearAt())
+			assert.Equal(t, t0.Add(time.Minute+time.Millisecond), raised2)
+			assert.Equal(t, raised2, unclearAt())
 
-			// Another call raised it since: a restore from an older raise is a no-op.
-			require.NoError(t, st.RestoreUnclear(ctx, "u-1", t0.Add(30*time.Second), t0))
-			assert.Equal(t, t0.Add(time.Minute), unclearAt())
-			require.NoError(t, st.RestoreUnclear(ctx, "u-1", t0.Add(time.Minute), t0.Add(10*time.Second)))
+			// Another call raised it since: undoing the first raise is a no-op.
+			require.NoError(t, st.RestoreUnclear(ctx, "u-1", raised, t0.Add(10*time.Second)))
+			assert.Equal(t, raised2, unclearAt())
+			require.NoError(t, st.RestoreUnclear(ctx, "u-1", raised2, raised))
+			require.NoError(t, st.RestoreUnclear(ctx, "u-1", raised, t0.Add(10*time.Second)))
 			assert.Equal(t, t0.Add(10*time.Second), unclearAt())
 
 			changed, err := st.FinishSpend(ctx, "u-1", false, t0.Add(9*time.Second)) // raised after the caller looked
@@ -246,10 +251,10 @@ func TestSQLStoreUnclearAt(t *testing.T) {
 			assert.True(t, changed)
 			assert.Equal(t, itemshop.SpendFailed, mustSpend(t, st, "u-1").State)
 
-			_, ok, err = st.ExtendUnclear(ctx, "u-1", t0.Add(time.Hour)) // settled: nothing to raise
+			_, _, ok, err = st.ExtendUnclear(ctx, "u-1", t0.Add(time.Hour)) // settled: nothing to raise
 			require.NoError(t, err)
 			assert.False(t, ok)
-			_, ok, err = st.ExtendUnclear(ctx, "no-such-bill", t0.Add(time.Hour))
+			_, _, ok, err = st.ExtendUnclear(ctx, "no-such-bill", t0.Add(time.Hour))
 			require.NoError(t, err)
 			assert.False(t, ok)
 		})

@@ -134,10 +134,13 @@ type Store interface {
 	// sp.CreatedAt (zero: now) and unclear until sp.UnclearAt (zero: the
 	// creation time). An existing BillNo is ErrDuplicateOrder.
 	AddSpend(ctx context.Context, sp Spend) error
-	// ExtendUnclear raises the pending spend billNo's UnclearAt to until
-	// (never lowers it) and returns the value it had before. ok is false
-	// when the spend is not pending (or not recorded), which changes nothing.
-	ExtendUnclear(ctx context.Context, billNo string, until time.Time) (prior time.Time, ok bool, err error)
+	// ExtendUnclear raises the pending spend billNo's UnclearAt to until,
+	// or to 1 ms past its value when that is not earlier, and returns the
+	// value it had before and the one it set. Every call sets a value of
+	// its own, so that RestoreUnclear undoes only that call's raise. ok is
+	// false when the spend is not pending (or not recorded), which changes
+	// nothing.
+	ExtendUnclear(ctx context.Context, billNo string, until time.Time) (prior, raised time.Time, ok bool, err error)
 	// RestoreUnclear sets the pending spend billNo's UnclearAt back to prior
 	// if it still is raised: the value an ExtendUnclear set. When another
 	// call raised it since, it changes nothing.
