@@ -171,6 +171,68 @@ type secureBody struct {
 	Encrypt    string
 }
 
+// plainEnvelope is a plain-mode body: the envelope, and the Encrypt that
+// tells a secure-mode body sent to a handler without an EncodingAESKey,
+// both read in one decode.
+type plainEnvelope struct {
+	envelope
+	Encrypt encryptField
+}
+
+// encryptField reads Encrypt as a string field does (the last non-null value
+// wins); a value that is not a string fails the decode, which sends the body
+// down decodeEnvelope's slow path.
+type encryptField struct{ nonEmpty bool }
+
+var errEncryptType = errors.New("Encrypt is not a string")
+
+func (f *encryptField) UnmarshalJSON(b []byte) error {
+	switch {
+	case string(b) == "null":
+	case len(b) > 0 && b[0] == '"':
+		f.nonEmpty = len(b) > len(`""`)
+	default:
+		return errEncryptType
+	}
+	return nil
+}
+
+// Reasons an envelope is refused.
+const (
+	reasonEncryptedPlain = "encrypted body, but no EncodingAESKey is configured"
+	reasonEnvelopeJSON   = "envelope is not the expected JSON"
+)
+
+// decodeEnvelope decodes a push's envelope. In plain mode it first refuses a
+// body with an Encrypt: the envelope and Encrypt are read in one decode; a
+// body that fails it is read again field by field so that the reason is the
+// one of the two separate reads (Encrypt's, then the envelope's).
+func decodeEnvelope(msg []byte, plain bool) (*envelope, *rejection) {
+	if !plain {
+		env := new(envelope)
+		if json.Unmarshal(msg, env) != nil {
+			return nil, reject(ansBadRequest, reasonEnvelopeJSON)
+		}
+		return env, nil
+	}
+	pe := new(plainEnvelope)
+	if err := json.Unmarshal(msg, pe); err != nil {
+		var outer secureBody
+		if json.Unmarshal(msg, &outer) == nil && outer.Encrypt != "" {
+			return nil, reject(ansBadRequest, reasonEncryptedPlain)
+		}
+		env := new(envelope)
+		if json.Unmarshal(msg, env) != nil {
+			return nil, reject(ansBadRequest, reasonEnvelopeJSON)
+		}
+		return env, nil
+	}
+	if pe.Encrypt.nonEmpty {
+		return nil, reject(ansBadRequest, reasonEncryptedPlain)
+	}
+	return &pe.envelope, nil
+}
+
 // Reasons a push is malformed. They name fields, never values.
 var (
 	errPayloadEnv      = errors.New("payload Env is not an integer")
@@ -181,30 +243,95 @@ var (
 	errPayloadJSON     = errors.New("payload is not the expected JSON")
 )
 
-// payloadEnv is the tolerant pre-parse that picks the AppKey before the
-// signature is checked: Env as a number or a string of digits; missing or
-// null is 0 (production).
-func payloadEnv(payload string) (int64, error) {
-	var pre struct{ Env json.RawMessage }
-	if err := json.Unmarshal([]byte(payload), &pre); err != nil {
-		return 0, errPayloadJSON
+// payloadEnvField is a payload's Env, read both ways in the payload's one
+// decode (json calls UnmarshalJSON for each occurrence of the key):
+//   - tolerant, to pick the AppKey before the signature is checked: the
+//     last value, a number or a string of digits; missing or null is 0
+//     (production);
+//   - strict, as an int64 field: the last non-null value, which must be a
+//     JSON integer; any other value fails the payload once it is verified.
+type payloadEnvField struct {
+	tolerant    int64
+	tolerantErr error // the last value has no tolerant reading
+	strict      int64
+	strictBad   bool // some value is not a JSON integer of int64 range
+}
+
+func (e *payloadEnvField) UnmarshalJSON(b []byte) error {
+	raw := bytes.TrimSpace(b)
+	if string(raw) == "null" { // json leaves an int64 unchanged on null
+		e.tolerant, e.tolerantErr = 0, nil
+		return nil
 	}
-	raw := bytes.TrimSpace(pre.Env)
-	if len(raw) == 0 || string(raw) == "null" {
-		return 0, nil
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		e.strictBad = true
+	} else {
+		e.strict = n
 	}
-	if raw[0] == '"' {
+	if len(raw) > 0 && raw[0] == '"' {
 		var s string
 		if json.Unmarshal(raw, &s) != nil {
-			return 0, errPayloadEnv
+			e.tolerant, e.tolerantErr = 0, errPayloadEnv
+			return nil
 		}
-		raw = []byte(s)
+		n, err = strconv.ParseInt(s, 10, 64)
 	}
-	env, err := strconv.ParseInt(string(raw), 10, 64)
 	if err != nil {
-		return 0, errPayloadEnv
+		e.tolerant, e.tolerantErr = 0, errPayloadEnv
+		return nil
 	}
-	return env, nil
+	e.tolerant, e.tolerantErr = n, nil
+	return nil
+}
+
+// payloadShape is the strict shape of one kind of payload.
+type payloadShape interface{ envField() *payloadEnvField }
+
+// newPayloadShape is the shape of the payload of an event of kind k.
+func newPayloadShape(k eventKind) payloadShape {
+	switch k {
+	case kindCoin:
+		return new(coinPayload)
+	case kindRefund:
+		return new(refundPayload)
+	}
+	return new(itemPayload)
+}
+
+func (p *itemPayload) envField() *payloadEnvField   { return &p.Env }
+func (p *coinPayload) envField() *payloadEnvField   { return &p.Env }
+func (p *refundPayload) envField() *payloadEnvField { return &p.Env }
+
+// decodePayload decodes payload into shape once, before its signature is
+// checked. It returns the tolerant Env that picks the AppKey (or why there
+// is none: not JSON, or an unreadable Env), and keeps the strict decode's
+// verdict for after the signature check (see strictEnv).
+func decodePayload(payload []byte, shape payloadShape) (env int64, strictErr, err error) {
+	strictErr = json.Unmarshal(payload, shape)
+	if strictErr != nil {
+		// Only a type error inside an object still has an Env to read
+		// (json decodes the rest); a syntax error or a payload that is not
+		// an object has none.
+		var typeErr *json.UnmarshalTypeError
+		if !errors.As(strictErr, &typeErr) || firstByte(payload) != '{' {
+			return 0, nil, errPayloadJSON
+		}
+	}
+	f := shape.envField()
+	return f.tolerant, strictErr, f.tolerantErr
+}
+
+// firstByte is the first byte of b after JSON whitespace.
+func firstByte(b []byte) byte {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return c
+	}
+	return 0
 }
 
 // wechatPayInfo is the optional WeChatPayInfo object of a payload.
@@ -218,7 +345,7 @@ type wechatPayInfo struct {
 // do not break delivery.
 type itemPayload struct {
 	OpenID        string `json:"OpenId"`
-	Env           int64
+	Env           payloadEnvField
 	OutTradeNo    string
 	GoodsInfo     *goodsInfo
 	WeChatPayInfo *wechatPayInfo
@@ -236,7 +363,7 @@ type goodsInfo struct {
 
 type coinPayload struct {
 	OpenID        string `json:"OpenId"`
-	Env           int64
+	Env           payloadEnvField
 	OutTradeNo    string
 	CoinInfo      *coinInfo
 	WeChatPayInfo *wechatPayInfo
@@ -252,7 +379,7 @@ type coinInfo struct {
 
 type refundPayload struct {
 	OpenID        string `json:"OpenId"`
-	Env           int64
+	Env           payloadEnvField
 	OutTradeNo    string
 	RefundID      string `json:"RefundId"`
 	RefundAmount  int64
@@ -267,17 +394,13 @@ func (w *wechatPayInfo) ids() (mch, tx string) {
 	return w.MchOrderNo, w.TransactionID
 }
 
-// decodeStrict decodes payload into v. It is only called on a verified
-// payload, with the Env the signature was checked for.
-func decodeStrict(payload string, v any) error {
-	if err := json.Unmarshal([]byte(payload), v); err != nil {
+// strictEnv is the verdict of the strict decode of a verified payload: its
+// JSON types, then its Env against the one the signature was checked for.
+func strictEnv(strictErr error, got *payloadEnvField, want int64) error {
+	switch {
+	case strictErr != nil || got.strictBad:
 		return errPayloadJSON
-	}
-	return nil
-}
-
-func checkEnv(got, want int64) error {
-	if got != want {
+	case got.strict != want:
 		return errPayloadMismatch
 	}
 	return nil
@@ -287,16 +410,13 @@ func checkEnv(got, want int64) error {
 type payloadMeta struct {
 	event, payload string
 	env            int64 // the Env the signature was checked for
+	strictErr      error // the payload's decode error, if any (a type error)
 	created        time.Time
 	typesOnly      bool // a mock: check JSON types, not required fields
 }
 
-func parseItem(m payloadMeta) (*ItemDelivery, error) {
-	var p itemPayload
-	if err := decodeStrict(m.payload, &p); err != nil {
-		return nil, err
-	}
-	if err := checkEnv(p.Env, m.env); err != nil {
+func parseItem(m payloadMeta, p *itemPayload) (*ItemDelivery, error) {
+	if err := strictEnv(m.strictErr, &p.Env, m.env); err != nil {
 		return nil, err
 	}
 	if p.GoodsInfo == nil {
@@ -314,19 +434,15 @@ func parseItem(m payloadMeta) (*ItemDelivery, error) {
 	g := p.GoodsInfo
 	mch, tx := p.WeChatPayInfo.ids()
 	return &ItemDelivery{
-		Event: m.event, OpenID: p.OpenID, OutTradeNo: p.OutTradeNo, Env: midas.Env(p.Env),
+		Event: m.event, OpenID: p.OpenID, OutTradeNo: p.OutTradeNo, Env: midas.Env(p.Env.strict),
 		ProductID: g.ProductID, Quantity: g.Quantity, ZoneID: g.ZoneID,
 		OrigPrice: g.OrigPrice, ActualPrice: g.ActualPrice, Attach: g.Attach, Source: g.OrderSource,
 		MchOrderNo: mch, TransactionID: tx, CreateTime: m.created, Payload: m.payload,
 	}, nil
 }
 
-func parseCoin(m payloadMeta) (*CoinDelivery, error) {
-	var p coinPayload
-	if err := decodeStrict(m.payload, &p); err != nil {
-		return nil, err
-	}
-	if err := checkEnv(p.Env, m.env); err != nil {
+func parseCoin(m payloadMeta, p *coinPayload) (*CoinDelivery, error) {
+	if err := strictEnv(m.strictErr, &p.Env, m.env); err != nil {
 		return nil, err
 	}
 	switch {
@@ -338,7 +454,7 @@ func parseCoin(m payloadMeta) (*CoinDelivery, error) {
 	}
 	mch, tx := p.WeChatPayInfo.ids()
 	d := &CoinDelivery{
-		Event: m.event, OpenID: p.OpenID, OutTradeNo: p.OutTradeNo, Env: midas.Env(p.Env),
+		Event: m.event, OpenID: p.OpenID, OutTradeNo: p.OutTradeNo, Env: midas.Env(p.Env.strict),
 		MchOrderNo: mch, TransactionID: tx, CreateTime: m.created, Payload: m.payload,
 	}
 	if c := p.CoinInfo; c != nil {
@@ -353,12 +469,8 @@ func parseCoin(m payloadMeta) (*CoinDelivery, error) {
 	return d, nil
 }
 
-func parseRefund(m payloadMeta) (*Refund, error) {
-	var p refundPayload
-	if err := decodeStrict(m.payload, &p); err != nil {
-		return nil, err
-	}
-	if err := checkEnv(p.Env, m.env); err != nil {
+func parseRefund(m payloadMeta, p *refundPayload) (*Refund, error) {
+	if err := strictEnv(m.strictErr, &p.Env, m.env); err != nil {
 		return nil, err
 	}
 	if !m.typesOnly && p.OutTradeNo == "" {
@@ -366,7 +478,7 @@ func parseRefund(m payloadMeta) (*Refund, error) {
 	}
 	mch, tx := p.WeChatPayInfo.ids()
 	return &Refund{
-		Event: m.event, OpenID: p.OpenID, OutTradeNo: p.OutTradeNo, Env: midas.Env(p.Env),
+		Event: m.event, OpenID: p.OpenID, OutTradeNo: p.OutTradeNo, Env: midas.Env(p.Env.strict),
 		RefundID: p.RefundID, RefundAmount: p.RefundAmount, RefundSource: p.RefundSource,
 		MchOrderNo: mch, TransactionID: tx, CreateTime: m.created, Payload: m.payload,
 	}, nil
