@@ -25,7 +25,9 @@ type Fault struct {
 	// arrived, as a request queued inside WeChat that lands after the
 	// caller gave up: the caller gets no answer (the connection is closed,
 	// after Delay if set; or Errcode or Status, if set), and the change, or
-	// the refusal the request meets then, comes later. Applied is ignored.
+	// the refusal the request meets then, comes later. The access_token,
+	// signatures and session are checked on arrival, as WeChat does; the
+	// ledger (balance, bill_no) when it lands. Applied is ignored.
 	// Calls records the call when it arrives and its outcome when it lands;
 	// Pending counts the requests still held. Close drops those not landed.
 	ApplyAfter time.Duration

@@ -65,3 +65,36 @@ func TestFaultApplyAfter(t *testing.T) {
 	_, ok = srv.Order(midas.Production, "held-3")
 	assert.False(t, ok, "never lands after Close")
 }
+
+// A held request's access_token and session are checked when it arrives,
+// as WeChat does: ending them while it is held does not stop it landing.
+// Its balance is checked when it lands.
+func TestFaultApplyAfterChecksCredentialsOnArrival(t *testing.T) {
+	srv := midastest.NewServer(fakeConfig())
+	defer srv.Close()
+	c := client(t, srv, midas.Production)
+	srv.Inject(midastest.Fault{API: midas.APIPay, ApplyAfter: 50 * time.Millisecond})
+	_, err := c.Pay(bg, midas.PayRequest{OpenID: alice, SessionKey: aliceKey, BillNo: "held-creds", Amount: 30})
+	require.ErrorIs(t, err, midas.ErrOutcomeUnknown)
+	srv.ExpireSession(alice)
+	srv.ExpireToken(token)
+	require.Eventually(t, func() bool { return srv.Pending() == 0 }, 5*time.Second, time.Millisecond)
+	calls := srv.Calls()
+	last := calls[len(calls)-1]
+	assert.True(t, last.Landed)
+	assert.Equal(t, 0, last.Errcode)
+	assert.True(t, last.Applied, "checked on arrival: landed though the session and token ended meanwhile")
+	total, _ := srv.Balance(midas.Production, alice, "")
+	assert.Equal(t, int64(90), total)
+
+	// A token already ended on arrival is refused, when it lands.
+	srv.Inject(midastest.Fault{API: midas.APIPay, ApplyAfter: 10 * time.Millisecond})
+	_, err = c.Pay(bg, midas.PayRequest{OpenID: alice, BillNo: "held-late-token", Amount: 1})
+	require.ErrorIs(t, err, midas.ErrOutcomeUnknown)
+	srv.AddToken(token)
+	require.Eventually(t, func() bool { return srv.Pending() == 0 }, 5*time.Second, time.Millisecond)
+	calls = srv.Calls()
+	last = calls[len(calls)-1]
+	assert.Equal(t, midas.CodeAccessTokenExpired, last.Errcode, "refused on arrival though the token was renewed before it landed")
+	assert.False(t, last.Applied)
+}

@@ -566,11 +566,18 @@ func (s *Server) handle(r *http.Request) result {
 	f := s.takeFault(ep.api)
 	call.Fault = f
 	query := r.URL.Query()
-	process := func() outcome {
+	verify := func() (outcome, func() outcome) {
 		if ep.version == midas.V2 {
-			return s.processV2(ep.api, query, body)
+			return s.verifyV2(ep.api, query, body)
 		}
-		return s.processV1(ep.env, ep.api, query.Get("access_token"), body)
+		return s.verifyV1(ep.env, ep.api, query.Get("access_token"), body)
+	}
+	process := func() outcome {
+		o, apply := verify()
+		if apply == nil {
+			return o // refused
+		}
+		return apply()
 	}
 	var res result
 	if f != nil && (f.ApplyAfter > 0 || !f.Applied && f.replacesAnswer()) {
@@ -579,7 +586,14 @@ func (s *Server) handle(r *http.Request) result {
 			call.Env = midas.Sandbox
 		}
 		if f.ApplyAfter > 0 {
-			s.applyLater(f, len(s.calls), process)
+			// Credentials are checked on arrival, as WeChat does: a token
+			// or session that ends while the request is held does not stop
+			// it landing.
+			refusal, apply := verify()
+			if apply == nil {
+				apply = func() outcome { return refusal }
+			}
+			s.applyLater(f, len(s.calls), apply)
 		}
 	} else {
 		o := process()

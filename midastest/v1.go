@@ -56,25 +56,27 @@ func decodeV1(body []byte) (params map[string]string, isNum map[string]bool, err
 	return params, isNum, nil
 }
 
-// processV1 verifies and applies one 1.0 call; s.mu is held.
-func (s *Server) processV1(env midas.Env, api, token string, body []byte) outcome {
+// verifyV1 checks one 1.0 call as WeChat does when it arrives. It returns
+// the refusal and nil, or the step that applies the call (under s.mu); s.mu
+// is held.
+func (s *Server) verifyV1(env midas.Env, api, token string, body []byte) (outcome, func() outcome) {
 	o := outcome{env: env}
 	switch s.tokenState(token) {
 	case tokenUnknown:
-		return o.fail(40001, "invalid credential, access_token is invalid or not latest")
+		return o.fail(40001, "invalid credential, access_token is invalid or not latest"), nil
 	case tokenExpired:
-		return o.fail(42001, "access_token expired")
+		return o.fail(42001, "access_token expired"), nil
 	}
 	params, isNum, err := decodeV1(body)
 	if err != nil {
-		return o.fail(90018, err.Error())
+		return o.fail(90018, err.Error()), nil
 	}
 	o.params = params
 	if msg := checkV1Fields(api, params, isNum); msg != "" {
-		return o.fail(90018, msg)
+		return o.fail(90018, msg), nil
 	}
 	if params["appid"] != s.cfg.AppID || params["offer_id"] != s.cfg.OfferID {
-		return o.fail(90017, "appid or offer_id has no permission")
+		return o.fail(90017, "appid or offer_id has no permission"), nil
 	}
 	key := s.cfg.AppKey
 	if env == midas.Sandbox {
@@ -82,11 +84,11 @@ func (s *Server) processV1(env midas.Env, api, token string, body []byte) outcom
 	}
 	path := v1Path(env, api)
 	if !sameSig(params["sig"], signV1(params, []string{"sig", "mp_sig"}, path, "&secret=", key)) {
-		return o.fail(90011, "sig error")
+		return o.fail(90011, "sig error"), nil
 	}
 	p, ok := s.players[params["openid"]]
 	if !ok || p.SessionKey == "" || p.expired {
-		return o.fail(90010, "user not logged in or session expired")
+		return o.fail(90010, "user not logged in or session expired"), nil
 	}
 	if _, sent := params["mp_sig"]; sent || s.cfg.RequireMpSig {
 		withToken := map[string]string{"access_token": token}
@@ -94,11 +96,15 @@ func (s *Server) processV1(env midas.Env, api, token string, body []byte) outcom
 			withToken[k] = v
 		}
 		if !sameSig(params["mp_sig"], signV1(withToken, []string{"mp_sig"}, path, "&session_key=", p.SessionKey)) {
-			return o.fail(90009, "mp_sig error")
+			return o.fail(90009, "mp_sig error"), nil
 		}
 	}
-	o.res, o.errcode, o.applied = s.applyV1(env, api, params)
-	return o
+	// WeChat checks the token, signatures and session when a request
+	// arrives; a held one is applied later against the ledger of then.
+	return o, func() outcome {
+		o.res, o.errcode, o.applied = s.applyV1(env, api, params)
+		return o
+	}
 }
 
 // checkV1Fields checks a decoded 1.0 body against its API's fields; it

@@ -54,21 +54,22 @@ type v2Body struct {
 	amount, coinType, bizID, ts   int64
 }
 
-// processV2 verifies and applies one 2.0 call; s.mu is held.
-func (s *Server) processV2(api string, query url.Values, body []byte) outcome {
+// verifyV2 checks one 2.0 call as WeChat does when it arrives, as
+// verifyV1 does for 1.0; s.mu is held.
+func (s *Server) verifyV2(api string, query url.Values, body []byte) (outcome, func() outcome) {
 	var o outcome
 	switch s.tokenState(query.Get("access_token")) {
 	case tokenUnknown:
-		return o.fail(40001, "invalid credential, access_token is invalid or not latest")
+		return o.fail(40001, "invalid credential, access_token is invalid or not latest"), nil
 	case tokenExpired:
-		return o.fail(42001, "access_token expired")
+		return o.fail(42001, "access_token expired"), nil
 	}
 	if query.Get("sig_method") != "hmac_sha256" {
-		return o.fail(90018, "[sig_method] sig_method must be hmac_sha256")
+		return o.fail(90018, "[sig_method] sig_method must be hmac_sha256"), nil
 	}
 	fields, err := parseObject(body)
 	if err != nil {
-		return o.fail(90018, "[body] "+err.Error())
+		return o.fail(90018, "[body] "+err.Error()), nil
 	}
 	o.params = params(fields)
 	if o.params["env"] == "1" {
@@ -76,29 +77,32 @@ func (s *Server) processV2(api string, query url.Values, body []byte) outcome {
 	}
 	q, msg := checkV2Fields(api, fields)
 	if msg != "" {
-		return o.fail(90018, msg)
+		return o.fail(90018, msg), nil
 	}
 	if q.offerID != s.cfg.OfferID {
-		return o.fail(90018, "[offer_id] offer_id is invalid")
+		return o.fail(90018, "[offer_id] offer_id is invalid"), nil
 	}
 	key := s.cfg.AppKey
 	if q.env == midas.Sandbox {
 		key = s.cfg.SandboxAppKey
 	}
 	if !sameSig(query.Get("pay_sig"), paySigV2(v2Path(api), body, key)) {
-		return o.fail(90011, "[pay_sig] pay_sig is invalid")
+		return o.fail(90011, "[pay_sig] pay_sig is invalid"), nil
 	}
 	p, ok := s.players[q.openID]
 	switch {
 	case !ok || p.SessionKey == "":
-		return o.fail(90010, "[signature] user not logged in")
+		return o.fail(90010, "[signature] user not logged in"), nil
 	case p.expired:
-		return o.fail(90016, "[signature] session_key expired")
+		return o.fail(90016, "[signature] session_key expired"), nil
 	case !sameSig(query.Get("signature"), signatureV2(body, p.SessionKey)):
-		return o.fail(90010, "[signature] signature is invalid")
+		return o.fail(90010, "[signature] signature is invalid"), nil
 	}
-	o.res, o.errcode, o.applied = s.applyV2(q, o.params)
-	return o
+	// Checked on arrival, applied now or, when held, later (see verifyV1).
+	return o, func() outcome {
+		o.res, o.errcode, o.applied = s.applyV2(q, o.params)
+		return o
+	}
 }
 
 // checkV2Fields checks a 2.0 body against its API's fields and returns its
