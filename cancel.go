@@ -21,7 +21,8 @@ func (c *Client) CancelPay(ctx context.Context, r CancelPayRequest) (*CancelPayR
 // SettleCancelPay settles a CancelPay whose outcome was unknown, as SettlePay
 // does for Pay: 90015 in 1.0 (90012 in 2.0) counts as success; 90000 (no
 // such pay) and 90014 (already confirmed) are definite answers, final only
-// for a settle begun LateLandingWindow after the unknown call.
+// for a settle begun LateLandingWindow after the unknown call, and only
+// while no attempt of the settle itself was unclear (else ErrOutcomeUnknown).
 func (c *Client) SettleCancelPay(ctx context.Context, r CancelPayRequest) (*CancelPayResponse, error) {
 	return c.cancelPay(ctx, r, true)
 }
