@@ -63,17 +63,17 @@ const (
 
 // Metric names. Durations are histograms in seconds.
 const (
-	MetricCalls           = "midas.client.calls"                     // counter {call}: api, version, env, settle, class, errcode (refused only)
-	MetricCallDuration    = "midas.client.call.duration"             // histogram s: api, version, env, settle, class
-	MetricAttempts        = "midas.client.attempts"                  // counter {attempt}: api, version, env, status, errcode, retry reason
-	MetricUnknownOpened   = "midas.client.outcome_unknown.opened"    // counter {call}: api, version, env
-	MetricUnknownSettled  = "midas.client.outcome_unknown.settled"   // counter {call}: api, version, env, class
-	MetricUnknownPending  = "midas.client.outcome_unknown.pending"   // gauge {call}: opened here and not yet settled here
+	MetricCalls           = "midas.client.calls"                      // counter {call}: api, version, env, settle, class, errcode (refused only)
+	MetricCallDuration    = "midas.client.call.duration"              // histogram s: api, version, env, settle, class
+	MetricAttempts        = "midas.client.attempts"                   // counter {attempt}: api, version, env, status, errcode, retry reason
+	MetricUnknownOpened   = "midas.client.outcome_unknown.opened"     // counter {call}: api, version, env
+	MetricUnknownSettled  = "midas.client.outcome_unknown.settled"    // counter {call}: api, version, env, class
+	MetricUnknownPending  = "midas.client.outcome_unknown.pending"    // gauge {call}: opened here and not yet settled here
 	MetricUnknownOldest   = "midas.client.outcome_unknown.oldest_age" // gauge s: age of the oldest of those, 0 when none
-	MetricPushes          = "midas.push.requests"                    // counter {push}: event, result, delivery
-	MetricPushDuration    = "midas.push.duration"                    // histogram s: event, result, delivery
-	MetricHandlerDuration = "midas.push.handler.duration"            // histogram s: event, delivery
-	MetricTokenRefreshes  = "midas.token.refreshes"                  // counter {refresh}: forced, result, errcode
+	MetricPushes          = "midas.push.requests"                     // counter {push}: event, result, delivery
+	MetricPushDuration    = "midas.push.duration"                     // histogram s: event, result, delivery
+	MetricHandlerDuration = "midas.push.handler.duration"             // histogram s: event, delivery
+	MetricTokenRefreshes  = "midas.token.refreshes"                   // counter {refresh}: forced, result, errcode
 )
 
 // Span names: "midas " and the API ("midas pay"), "midas settle " and the
@@ -110,7 +110,7 @@ type Observer struct {
 	now    func() time.Time
 
 	calls, attempts, unknownOpened, unknownSettled, pushes, tokenRefreshes metric.Int64Counter
-	callDuration, pushDuration, handlerDuration                        metric.Float64Histogram
+	callDuration, pushDuration, handlerDuration                            metric.Float64Histogram
 
 	mu      sync.Mutex
 	pending map[pendingKey]time.Time // unknown outcomes opened here, by call

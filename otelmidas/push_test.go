@@ -130,4 +130,3 @@ func pushRun(t *testing.T, secure bool) {
 	require.EqualValues(t, wantRejected+1, failed, "refused pushes and the failed delivery are errors")
 	requireNoSecret(t, tm.everyText(t), "sword", "shield")
 }
-
