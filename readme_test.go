@@ -1,0 +1,308 @@
+package midas_test
+
+import (
+	"bytes"
+	"fmt"
+	"go/format"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// A Go block of README.md: its text, the line its fence is on, and the
+// harness a fragment names in the comment line above the fence
+// (<!-- harness: NAME -->).
+type goBlock struct {
+	line    int
+	harness string
+	code    string
+}
+
+var harnessComment = regexp.MustCompile(`^<!-- harness: ([a-z]+) -->$`)
+
+// readmeGoBlocks returns the ```go blocks of text, in order.
+func readmeGoBlocks(t *testing.T, text string) []goBlock {
+	t.Helper()
+	var blocks []goBlock
+	lines := strings.Split(text, "\n")
+	for i := 0; i < len(lines); i++ {
+		if strings.TrimSpace(lines[i]) != "```go" {
+			continue
+		}
+		b := goBlock{line: i + 1}
+		if i > 0 {
+			if m := harnessComment.FindStringSubmatch(strings.TrimSpace(lines[i-1])); m != nil {
+				b.harness = m[1]
+			}
+		}
+		var code []string
+		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != "```"; i++ {
+			code = append(code, lines[i])
+		}
+		if i == len(lines) {
+			t.Fatalf("README.md:%d: a go block that never ends", b.line)
+		}
+		b.code = strings.Join(code, "\n") + "\n"
+		blocks = append(blocks, b)
+	}
+	return blocks
+}
+
+// packageClause finds a block's package name, if it is a whole file.
+var packageClause = regexp.MustCompile(`(?m)^package ([a-z_]+)$`)
+
+// harnesses are what a README fragment may run inside: a function whose
+// parameters are the names the README says a fragment of that kind may
+// use. The imports are those fragments use; each is referred to once so
+// that a fragment need not use them all.
+var harnesses = map[string]string{
+	// "client": code inside a function of a game's backend that has a
+	// client and its config, a request, and the credentials and bytes the
+	// signing fragments name.
+	"client": `func _(ctx context.Context, c *midas.Client, cfg midas.Config, req midas.PayRequest,
+	appID, appSecret, appKey, sessionKey, accessToken string, params map[string]string, body []byte) {
+%s}
+`,
+}
+
+const harnessImports = `import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"time"
+
+	"github.com/gomidas/midas"
+)
+
+var (
+	_ = context.Background
+	_ = errors.Is
+	_ = fmt.Sprint
+	_ = log.Print
+	_ = http.NewRequest
+	_ = time.Second
+	_ = midas.NewClient
+)
+`
+
+// scratchModule makes a module in a temp dir that requires this one
+// through a replace directive, with this module's go.sum, so go resolves
+// every requirement from the module cache: no network.
+func scratchModule(t *testing.T) string {
+	t.Helper()
+	root, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	gomod := fmt.Sprintf(`module example.com/newgame
+
+go 1.22
+
+require (
+	github.com/gomidas/midas v0.0.0
+	github.com/jarcoal/httpmock v1.4.2
+	github.com/stretchr/testify v1.12.1
+)
+
+replace github.com/gomidas/midas => %s
+`, root)
+	write(t, filepath.Join(dir, "go.mod"), gomod)
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "go.sum"), string(sum))
+	return dir
+}
+
+func write(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// goCmd runs the go command in dir offline: the module proxy is off, and
+// the module and build caches are the ones this test process uses, which
+// hold everything this module's go.mod needs (CI runs go mod download).
+func goCmd(t *testing.T, dir string, env []string, args ...string) (string, error) {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal("the go command is not on PATH: ", err)
+	}
+	cmd := exec.Command(goBin, args...)
+	cmd.Dir = dir
+	modCache, err := exec.Command(goBin, "env", "GOMODCACHE").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Env = append(os.Environ(),
+		"GOPROXY=off", "GOWORK=off", "GOTOOLCHAIN=local", "GOSUMDB=off",
+		"GOFLAGS=-mod=mod "+os.Getenv("GOFLAGS"),
+		"GOMODCACHE="+strings.TrimSpace(string(modCache)))
+	cmd.Env = append(cmd.Env, env...)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	err = cmd.Run()
+	return out.String(), err
+}
+
+// Every Go block in the README compiles: a whole file as it is (a program
+// is built, a test file is run), a fragment inside the harness it names.
+// No pseudo-code: a block with "..." fails.
+func TestREADMEGoSnippetsCompile(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := readmeGoBlocks(t, string(data))
+	if len(blocks) < 5 {
+		t.Fatalf("README.md has %d go blocks; this test expects its programs, tests and fragments", len(blocks))
+	}
+	dir := scratchModule(t)
+	where := map[string]int{} // package dir -> README line
+	for i, b := range blocks {
+		if strings.Contains(b.code, "...") {
+			t.Errorf("README.md:%d: pseudo-code (...) in a go block", b.line)
+		}
+		pkgDir := filepath.Join(dir, fmt.Sprintf("snippet%02d", i))
+		where[filepath.Base(pkgDir)] = b.line
+		switch m := packageClause.FindStringSubmatch(b.code); {
+		case m != nil && b.harness != "":
+			t.Errorf("README.md:%d: a whole file names a harness", b.line)
+		case m != nil && !gofmted(b.code):
+			t.Errorf("README.md:%d: a whole file that gofmt would change", b.line)
+		case m != nil && strings.HasSuffix(m[1], "_test"):
+			write(t, filepath.Join(pkgDir, "readme_test.go"), b.code)
+		case m != nil:
+			write(t, filepath.Join(pkgDir, "main.go"), b.code)
+		case b.harness == "":
+			t.Errorf("README.md:%d: a fragment without <!-- harness: NAME --> on the line above its fence", b.line)
+		case harnesses[b.harness] == "":
+			t.Errorf("README.md:%d: unknown harness %q", b.line, b.harness)
+		default:
+			src := "package snippet\n\n" + harnessImports + "\n" + fmt.Sprintf(harnesses[b.harness], b.code)
+			write(t, filepath.Join(pkgDir, "snippet.go"), src)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	// vet type-checks every package, test files included; test then runs
+	// the README's tests.
+	for _, args := range [][]string{{"vet", "./..."}, {"test", "-count=1", "./..."}} {
+		if out, err := goCmd(t, dir, nil, args...); err != nil {
+			t.Errorf("go %s in a module of the README's go blocks: %v\n%s", strings.Join(args, " "), err, withREADMELines(out, where))
+		}
+	}
+}
+
+// gofmted reports whether gofmt leaves src as it is.
+func gofmted(src string) bool {
+	out, err := format.Source([]byte(src))
+	return err == nil && string(out) == src
+}
+
+// withREADMELines notes, after each snippetNN in the go command's output,
+// the README line that block starts on.
+func withREADMELines(out string, where map[string]int) string {
+	return regexp.MustCompile(`snippet\d\d`).ReplaceAllStringFunc(out, func(s string) string {
+		return fmt.Sprintf("%s (README.md:%d)", s, where[s])
+	})
+}
+
+// newcomerFake stands midastest in for api.weixin.qq.com in the newcomer's
+// module: a client made without WithHTTPClient sends through
+// http.DefaultTransport once it is replaced, so the README program runs
+// unchanged. It knows the program's player (100 coins) and one paid item
+// order; NEWCOMER_LOSE_PAY=1 makes every answer to the first pay's attempts
+// get lost after the pay was applied.
+const newcomerFake = `package main
+
+import (
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/gomidas/midas"
+	"github.com/gomidas/midas/midastest"
+)
+
+type respond func(*http.Request) (*http.Response, error)
+
+func (f respond) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func init() {
+	fake := midastest.New(midastest.Config{
+		OfferID: "1450000001", AppKey: "newcomer-production-appkey", SandboxAppKey: os.Getenv("MIDAS_APPKEY"),
+		AccessTokens: []string{os.Getenv("MIDAS_ACCESS_TOKEN")},
+		Players:      []midastest.Player{{OpenID: "odkx20ENSNa2w5y3g_qOkOvBNM1g", SessionKey: "V7Q38/i2KXaqrQyl2Yx9Hg==", Balance: 100}},
+	})
+	fake.AddOrderInfo(midas.Sandbox, midastest.OrderInfo{OpenID: "odkx20ENSNa2w5y3g_qOkOvBNM1g",
+		OutTradeNo: "item-20261201-0001", BizID: midastest.BizItem, ProductID: "gem_pack_60",
+		Paid: true, Delivered: true, PaidAt: time.Now()})
+	if os.Getenv("NEWCOMER_LOSE_PAY") == "1" {
+		fake.Inject(midastest.Fault{API: midas.APIPay, Drop: true, Applied: true, Times: 1 + midas.DefaultMaxRetries})
+	}
+	http.DefaultTransport = respond(fake.Respond)
+}
+`
+
+// A new 2.0 game copies the README's first program into a module of its
+// own and runs it: it must work as printed, against midastest, with no
+// network beyond the module cache. Once as written, once with every answer
+// to the pay lost (the settle path).
+func TestNewcomerRunsTheREADMEv2Program(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := readmeGoBlocks(t, string(data))
+	if len(blocks) == 0 {
+		t.Fatal("README.md has no go block")
+	}
+	prog := blocks[0].code
+	for _, want := range []string{"package main", "Version:     midas.V2,", "SessionKey:", "errors.Is(err, midas.ErrOutcomeUnknown)",
+		"c.SettlePay(", "RefundBillNo:", "c.QueryOrder("} {
+		if !strings.Contains(prog, want) {
+			t.Errorf("README.md:%d: the first go block is to be the complete 2.0 program, and lacks %q", blocks[0].line, want)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	dir := scratchModule(t)
+	write(t, filepath.Join(dir, "main.go"), prog)
+	write(t, filepath.Join(dir, "zz_fake.go"), newcomerFake)
+	secrets := []string{"MIDAS_APPKEY=newcomer-sandbox-appkey", "MIDAS_ACCESS_TOKEN=newcomer-access-token"}
+	for _, tc := range []struct {
+		name, env, want string
+	}{
+		{"as written", "NEWCOMER_LOSE_PAY=0", "paid 60 coins; deliver the order\nbalance: 40\n" +
+			"returned 20 coins\norder item-20261201-0001: paid true, delivered true\n"},
+		// The settle's answer (90012: applied earlier) carries no balance,
+		// and the program prints none.
+		{"pay answers lost", "NEWCOMER_LOSE_PAY=1", "paid 60 coins; deliver the order\n" +
+			"returned 20 coins\norder item-20261201-0001: paid true, delivered true\n"},
+	} {
+		out, err := goCmd(t, dir, append(secrets, tc.env), "run", ".")
+		if err != nil {
+			t.Errorf("%s: go run: %v\n%s", tc.name, err, out)
+			continue
+		}
+		if out != tc.want {
+			t.Errorf("%s: the README's 2.0 program printed\n%s\nwant\n%s", tc.name, out, tc.want)
+		}
+	}
+}
