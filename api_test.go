@@ -13,16 +13,23 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// apiCase drives one of the four APIs with a valid request.
+// apiCase drives one of the four APIs with a valid request, in either
+// version.
 type apiCase struct {
 	api   string
-	codes []int // the errcodes its page lists
-	call  func(ctx context.Context, c *Client) (any, error)
+	codes []int // the errcodes its 1.0 page lists
+	// v2Codes are the errcodes its 2.0 page lists.
+	v2Codes []int
+	call    func(ctx context.Context, c *Client) (any, error)
+	// v2Call is call with a valid 2.0 request.
+	v2Call func(ctx context.Context, c *Client) (any, error)
 	// want are the body fields the valid request must carry besides the
 	// common ones and the signatures.
 	want map[string]string
 }
 
+// allSentinels is what each errcode matches in 1.0; v2Sentinels in 2.0,
+// whose 90010, 90011 and 90016 mean other things and which adds 90019.
 var allSentinels = map[int]error{
 	-1: ErrSystemBusy, 90000: ErrOrderNotFound, 90009: ErrMpSigInvalid, 90010: ErrSessionExpired,
 	90011: ErrSigInvalid, 90012: ErrOrderExists, 90013: ErrInsufficientBalance, 90014: ErrOrderConfirmed,
@@ -30,40 +37,62 @@ var allSentinels = map[int]error{
 	40001: ErrAccessTokenInvalid, 40014: ErrAccessTokenInvalid, 42001: ErrAccessTokenInvalid,
 }
 
+var v2Sentinels = map[int]error{
+	-1: ErrSystemBusy, 90000: ErrOrderNotFound, 90010: ErrMpSigInvalid, 90011: ErrSigInvalid,
+	90012: ErrOrderExists, 90013: ErrInsufficientBalance, 90016: ErrSessionExpired, 90018: ErrInvalidParam,
+	90019: ErrOrderNotFound,
+	40001: ErrAccessTokenInvalid, 40014: ErrAccessTokenInvalid, 42001: ErrAccessTokenInvalid,
+}
+
 func apiCases() []apiCase {
 	tokenCodes := []int{40001, 40014, 42001}
+	v2Rejections := append([]int{-1, 90010, 90011, 90016, 90018}, tokenCodes...)
+	present := func(ctx context.Context, c *Client) (any, error) {
+		return c.Present(ctx, PresentRequest{OpenID: testOpenID, SessionKey: testSessionKey, BillNo: "BillNo_123", Count: 233})
+	}
+	balance := func(ctx context.Context, c *Client) (any, error) {
+		return c.GetBalance(ctx, BalanceRequest{OpenID: testOpenID, SessionKey: testSessionKey})
+	}
 	return []apiCase{
 		{
-			api:   APIGetBalance,
-			codes: append([]int{-1, 90009, 90010, 90011, 90017, 90018}, tokenCodes...),
-			call: func(ctx context.Context, c *Client) (any, error) {
-				return c.GetBalance(ctx, BalanceRequest{OpenID: testOpenID, SessionKey: testSessionKey})
-			},
-			want: map[string]string{},
+			api:     APIGetBalance,
+			codes:   append([]int{-1, 90009, 90010, 90011, 90017, 90018}, tokenCodes...),
+			v2Codes: v2Rejections,
+			call:    balance,
+			v2Call:  balance,
+			want:    map[string]string{},
 		},
 		{
-			api:   APIPay,
-			codes: append([]int{-1, 90009, 90010, 90011, 90012, 90013, 90017, 90018}, tokenCodes...),
+			api:     APIPay,
+			codes:   append([]int{-1, 90009, 90010, 90011, 90012, 90013, 90017, 90018}, tokenCodes...),
+			v2Codes: append([]int{90012, 90013}, v2Rejections...),
 			call: func(ctx context.Context, c *Client) (any, error) {
 				return c.Pay(ctx, PayRequest{OpenID: testOpenID, SessionKey: testSessionKey, BillNo: "BillNo_123", Amount: 123, PayItem: "sword*1", AppRemark: `首充 "x" \ & y=1`})
+			},
+			v2Call: func(ctx context.Context, c *Client) (any, error) {
+				return c.Pay(ctx, PayRequest{OpenID: testOpenID, SessionKey: testSessionKey, BillNo: "BillNo_123", Amount: 123, AppRemark: `首充 "x" \ & y=1`})
 			},
 			want: map[string]string{"bill_no": "BillNo_123", "amt": "123", "pay_item": "sword*1", "app_remark": `首充 "x" \ & y=1`},
 		},
 		{
-			api:   APICancelPay,
-			codes: append([]int{-1, 90000, 90009, 90010, 90011, 90014, 90015, 90016, 90017, 90018}, tokenCodes...),
+			api:     APICancelPay,
+			codes:   append([]int{-1, 90000, 90009, 90010, 90011, 90014, 90015, 90016, 90017, 90018}, tokenCodes...),
+			v2Codes: append([]int{90000, 90012, 90013, 90019}, v2Rejections...),
 			call: func(ctx context.Context, c *Client) (any, error) {
 				return c.CancelPay(ctx, CancelPayRequest{OpenID: testOpenID, SessionKey: testSessionKey, BillNo: "BillNo_123"})
+			},
+			v2Call: func(ctx context.Context, c *Client) (any, error) {
+				return c.CancelPay(ctx, CancelPayRequest{OpenID: testOpenID, SessionKey: testSessionKey, BillNo: "BillNo_123", RefundBillNo: "Refund_1", Amount: 5})
 			},
 			want: map[string]string{"bill_no": "BillNo_123"},
 		},
 		{
-			api:   APIPresent,
-			codes: append([]int{-1, 90009, 90010, 90011, 90012, 90017, 90018}, tokenCodes...),
-			call: func(ctx context.Context, c *Client) (any, error) {
-				return c.Present(ctx, PresentRequest{OpenID: testOpenID, SessionKey: testSessionKey, BillNo: "BillNo_123", Count: 233})
-			},
-			want: map[string]string{"bill_no": "BillNo_123", "present_counts": "233"},
+			api:     APIPresent,
+			codes:   append([]int{-1, 90009, 90010, 90011, 90012, 90017, 90018}, tokenCodes...),
+			v2Codes: append([]int{90012}, v2Rejections...),
+			call:    present,
+			v2Call:  present,
+			want:    map[string]string{"bill_no": "BillNo_123", "present_counts": "233"},
 		},
 	}
 }
@@ -101,42 +130,55 @@ func TestAPIsSendSignedRequests(t *testing.T) {
 	}
 }
 
+// Each errcode an API's page lists, in each version, comes back as an
+// *APIError matching that version's sentinel and no other.
 func TestAPIErrcodesMapToSentinels(t *testing.T) {
-	for _, ac := range apiCases() {
-		for _, code := range ac.codes {
-			t.Run(fmt.Sprintf("%s/%d", ac.api, code), func(t *testing.T) {
-				c, mt := newMockedClient(t, Production)
-				mt.RegisterResponder(http.MethodPost, DefaultBaseURL+V1Path(Production, ac.api),
-					httpmock.NewStringResponder(http.StatusOK, fmt.Sprintf(`{"errcode":%d,"errmsg":"message %d"}`, code, code)))
-				resp, err := ac.call(context.Background(), c)
-				require.Error(t, err)
-				assert.Nil(t, resp)
-				if code == CodeSystemBusy && ac.api != APIGetBalance {
-					// -1 on a call that moves coins leaves the outcome
-					// unknown, and that error matches nothing else.
-					var unknown *OutcomeUnknownError
-					require.ErrorAs(t, err, &unknown)
-					assert.ErrorIs(t, unknown.Err, ErrSystemBusy)
-					for _, s := range allSentinels {
-						assert.NotErrorIs(t, err, s)
-					}
-					return
-				}
-				assert.ErrorIs(t, err, allSentinels[code])
-				for other, s := range allSentinels {
-					if s != allSentinels[code] {
-						assert.NotErrorIs(t, err, s, "errcode %d must not match the sentinel of %d", code, other)
-					}
-				}
-				var apiErr *APIError
-				require.ErrorAs(t, err, &apiErr)
-				assert.Equal(t, code, apiErr.Code)
-				assert.Equal(t, fmt.Sprintf("message %d", code), apiErr.Message)
-				assert.Equal(t, ac.api, apiErr.API)
-				assert.Contains(t, err.Error(), fmt.Sprint(code))
-			})
+	for _, v := range []Version{V1, V2} {
+		for _, ac := range apiCases() {
+			codes, call, sentinels := ac.codes, ac.call, allSentinels
+			if v == V2 {
+				codes, call, sentinels = ac.v2Codes, ac.v2Call, v2Sentinels
+			}
+			for _, code := range codes {
+				t.Run(fmt.Sprintf("%v/%s/%d", v, ac.api, code), func(t *testing.T) {
+					testErrcodeMapsToSentinel(t, v, ac.api, call, code, sentinels)
+				})
+			}
 		}
 	}
+}
+
+// testErrcodeMapsToSentinel checks one errcode of one API in version v,
+// whose sentinels are given.
+func testErrcodeMapsToSentinel(t *testing.T, v Version, api string, call func(context.Context, *Client) (any, error), code int, sentinels map[int]error) {
+	c, _ := scriptedClient(t, v, code)
+	resp, err := call(context.Background(), c)
+	require.Error(t, err)
+	assert.Nil(t, resp)
+	if code == CodeSystemBusy && api != APIGetBalance {
+		// -1 on a call that moves coins leaves the outcome
+		// unknown, and that error matches nothing else.
+		var unknown *OutcomeUnknownError
+		require.ErrorAs(t, err, &unknown)
+		assert.ErrorIs(t, unknown.Err, ErrSystemBusy)
+		for _, s := range sentinels {
+			assert.NotErrorIs(t, err, s)
+		}
+		return
+	}
+	assert.ErrorIs(t, err, sentinels[code])
+	for other, s := range sentinels {
+		if s != sentinels[code] {
+			assert.NotErrorIs(t, err, s, "errcode %d must not match the sentinel of %d", code, other)
+		}
+	}
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, code, apiErr.Code)
+	assert.Equal(t, "m", apiErr.Message)
+	assert.Equal(t, api, apiErr.API)
+	assert.Equal(t, v, apiErr.Version)
+	assert.Contains(t, err.Error(), fmt.Sprint(code))
 }
 
 func TestUnknownErrcodeIsStillAnAPIError(t *testing.T) {

@@ -205,11 +205,9 @@ func runConcurrent(b *testing.B, n int, fn func() error) {
 	}
 }
 
-// instantTransport answers every request at once with payAnswer, so that
+// answerInstantly answers every request at once with payAnswer, so that
 // BenchmarkPayNoNetwork measures the client's own work on a whole call.
-type instantTransport struct{}
-
-func (instantTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+func answerInstantly(r *http.Request) (*http.Response, error) {
 	io.Copy(io.Discard, r.Body)
 	r.Body.Close()
 	return &http.Response{StatusCode: 200, Header: http.Header{}, ContentLength: int64(len(payAnswer)),
@@ -220,7 +218,7 @@ func (instantTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // transport that answers at once: validation, signing, encoding, the
 // request, the response's decoding.
 func BenchmarkPayNoNetwork(b *testing.B) {
-	c := benchClient(b, WithHTTPClient(&http.Client{Transport: instantTransport{}}))
+	c := benchClient(b, WithHTTPClient(&http.Client{Transport: roundTripFunc(answerInstantly)}))
 	ctx := context.Background()
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
