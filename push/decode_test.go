@@ -13,14 +13,24 @@ import (
 // for Encrypt, then as the envelope; the payload read tolerantly for its Env
 // before the signature check, then strictly after it.
 
-func refEnvelope(msg []byte, plain bool) (*envelope, string) {
+// refEnvelopeShape is the envelope as it was read: every field kept.
+type refEnvelopeShape struct {
+	ToUserName   string
+	FromUserName string
+	CreateTime   int64
+	MsgType      string
+	Event        string
+	MiniGame     *miniGame
+}
+
+func refEnvelope(msg []byte, plain bool) (*refEnvelopeShape, string) {
 	if plain {
 		var outer secureBody
 		if json.Unmarshal(msg, &outer) == nil && outer.Encrypt != "" {
 			return nil, reasonEncryptedPlain
 		}
 	}
-	var env envelope
+	var env refEnvelopeShape
 	if json.Unmarshal(msg, &env) != nil {
 		return nil, reasonEnvelopeJSON
 	}
@@ -123,7 +133,8 @@ var decodeOnceCases = []string{
 	`{"Encrypt":"x"}`, `{"Encrypt":""}`, `{"Encrypt":null}`, `{"Encrypt":5}`, `{"Encrypt":5,"Encrypt":"x"}`,
 	`{"Encrypt":"x","Encrypt":5}`, `{"Encrypt":"x","Encrypt":null}`, `{"Encrypt":"x","Encrypt":""}`,
 	`{"encrypt":"x"}`, `{"ToUserName":5,"Encrypt":"x"}`, `{"CreateTime":"1","Encrypt":"x"}`,
-	`{"Encrypt":"\u0000"}`, `{"Event":"e","MiniGame":null}`, `{"Event":"e","MiniGame":{"IsMock":1}}`,
+	`{"Encrypt":"\u0000"}`, `{"ToUserName":null,"MsgType":"event"}`, `{"FromUserName":{}}`, `{"MsgType":1}`,
+	`{"MsgType":[],"Encrypt":"x"}`, `{"Event":"e","MiniGame":null}`, `{"Event":"e","MiniGame":{"IsMock":1}}`,
 	`{"Event":"e","MiniGame":{"Payload":"p","PayEventSig":"s","IsMock":true},"Encrypt":"x"}`,
 }
 

@@ -151,12 +151,26 @@ func kindOf(event string) eventKind {
 
 // envelope is the decoded (or decrypted) push body.
 type envelope struct {
-	ToUserName   string
-	FromUserName string
+	ToUserName   unusedString
+	FromUserName unusedString
 	CreateTime   int64
-	MsgType      string
+	MsgType      unusedString
 	Event        string
 	MiniGame     *miniGame
+}
+
+// unusedString is an envelope field the handler does not use: its JSON type
+// is checked as a string field's would be (a string or null), and nothing
+// is kept.
+type unusedString struct{}
+
+var errNotString = errors.New("not a string")
+
+func (*unusedString) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" || len(b) > 0 && b[0] == '"' {
+		return nil
+	}
+	return errNotString
 }
 
 type miniGame struct {
@@ -184,15 +198,13 @@ type plainEnvelope struct {
 // down decodeEnvelope's slow path.
 type encryptField struct{ nonEmpty bool }
 
-var errEncryptType = errors.New("Encrypt is not a string")
-
 func (f *encryptField) UnmarshalJSON(b []byte) error {
 	switch {
 	case string(b) == "null":
 	case len(b) > 0 && b[0] == '"':
 		f.nonEmpty = len(b) > len(`""`)
 	default:
-		return errEncryptType
+		return errNotString
 	}
 	return nil
 }

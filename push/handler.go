@@ -181,26 +181,31 @@ type answer struct {
 	status int
 	code   int
 	msg    string
+	body   string // the JSON, made once
 }
 
-var (
-	ansSuccess    = answer{http.StatusOK, 0, "Success"}
-	ansBadRequest = answer{http.StatusBadRequest, 40000, "bad request"}
-	ansForbidden  = answer{http.StatusForbidden, 40300, "forbidden"}
-	ansMethod     = answer{http.StatusMethodNotAllowed, 40500, "method not allowed"}
-	ansTooLarge   = answer{http.StatusRequestEntityTooLarge, 41300, "request body too large"}
-	ansTimeout    = answer{http.StatusRequestTimeout, 40800, "request timeout"}
-	ansInternal   = answer{http.StatusInternalServerError, 99999, "internal error"}
-)
-
-func (a answer) write(w http.ResponseWriter) {
+func newAnswer(status, code int, msg string) answer {
 	body, _ := json.Marshal(struct {
 		ErrCode int
 		ErrMsg  string
-	}{a.code, a.msg})
+	}{code, msg})
+	return answer{status, code, msg, string(body)}
+}
+
+var (
+	ansSuccess    = newAnswer(http.StatusOK, 0, "Success")
+	ansBadRequest = newAnswer(http.StatusBadRequest, 40000, "bad request")
+	ansForbidden  = newAnswer(http.StatusForbidden, 40300, "forbidden")
+	ansMethod     = newAnswer(http.StatusMethodNotAllowed, 40500, "method not allowed")
+	ansTooLarge   = newAnswer(http.StatusRequestEntityTooLarge, 41300, "request body too large")
+	ansTimeout    = newAnswer(http.StatusRequestTimeout, 40800, "request timeout")
+	ansInternal   = newAnswer(http.StatusInternalServerError, 99999, "internal error")
+)
+
+func (a answer) write(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(a.status)
-	w.Write(body)
+	io.WriteString(w, a.body)
 }
 
 // rejection is a request refused before any handler ran: what to answer, and

@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/gomidas/midas/push"
 )
@@ -110,11 +111,14 @@ type reusedBody struct{ bytes.Reader }
 
 func (*reusedBody) Close() error { return nil }
 
-// discardWriter is a ResponseWriter that keeps only the status.
+// discardWriter is a ResponseWriter that keeps only the status. Like
+// net/http's own, it supports read deadlines.
 type discardWriter struct {
 	h    http.Header
 	code int
 }
+
+func (*discardWriter) SetReadDeadline(time.Time) error { return nil }
 
 func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
