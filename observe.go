@@ -120,7 +120,7 @@ type Attempt struct {
 
 // CallEnd is how a call ended.
 type CallEnd struct {
-	Class    CallClass
+	Class    CallClass     // how it ended
 	ErrCode  int           // the errcode of a ClassRefused call, else 0
 	Attempts int           // attempts made (0 for a request refused before sending)
 	Duration time.Duration // from StartCall to the end
@@ -132,7 +132,7 @@ type TokenRefresh struct {
 	// Forced is set for a force_refresh fetch, made when WeChat rejected
 	// a token and a normal fetch gave the same one back.
 	Forced   bool
-	Duration time.Duration
+	Duration time.Duration // from the request to the answer decoded
 	// ErrCode is the errcode of an answer that refused the fetch.
 	ErrCode int
 	// Err is why the fetch failed, nil when it gave a token. It never

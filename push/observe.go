@@ -19,6 +19,7 @@ import (
 // and refund id it carries are the identifiers a support team needs.
 // github.com/gomidas/midas/otelmidas adapts it to OpenTelemetry.
 type Observer interface {
+	// ObservePush reports one POST; ctx is the request's.
 	ObservePush(ctx context.Context, o Observation)
 }
 
