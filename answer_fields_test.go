@@ -41,13 +41,9 @@ func callAPI(c *Client, api string) (any, error) {
 
 func clientAnswering(t *testing.T, v Version, body string) *Client {
 	t.Helper()
-	cfg := testConfig(Production)
-	cfg.Version = v
 	mt := httpmock.NewMockTransport()
 	mt.RegisterNoResponder(httpmock.NewStringResponder(http.StatusOK, body))
-	c, err := NewClient(cfg, WithHTTPClient(&http.Client{Transport: mt}), WithMaxRetries(0))
-	require.NoError(t, err)
-	return c
+	return clientOver(t, v, Production, mt, WithMaxRetries(0))
 }
 
 // An answer without a field the response promises is malformed, never a

@@ -72,9 +72,8 @@ func TestBaseURLOption(t *testing.T) {
 	mt := httpmock.NewMockTransport()
 	var got []signedRequest
 	mt.RegisterResponder(http.MethodPost, "http://127.0.0.1:8080/proxy/cgi-bin/midas/sandbox/getbalance", capture(t, &got, okAnswer))
-	c, err := NewClient(testConfig(Sandbox), WithHTTPClient(&http.Client{Transport: mt}), WithBaseURL("http://127.0.0.1:8080/proxy/"))
-	require.NoError(t, err)
-	_, err = c.GetBalance(ctx(), BalanceRequest{OpenID: testOpenID})
+	c := clientOver(t, V1, Sandbox, mt, WithBaseURL("http://127.0.0.1:8080/proxy/"))
+	_, err := c.GetBalance(ctx(), BalanceRequest{OpenID: testOpenID})
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	// org_loc is the API path, not the proxy prefix.

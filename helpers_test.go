@@ -43,15 +43,25 @@ func testConfig(env Env) Config {
 	return Config{AppID: testAppID, OfferID: testOfferID, AppKey: testAppKey, Env: env, AccessToken: StaticToken(testToken)}
 }
 
-// newMockedClient returns a client whose HTTP client goes through its own
-// httpmock transport (no global state), and that transport.
+// clientOver is how this package's tests wire a client to a test
+// transport: the worked example's settings in version v and env, the fixed
+// clock, rt as the transport, then opts.
+func clientOver(t *testing.T, v Version, env Env, rt http.RoundTripper, opts ...Option) *Client {
+	t.Helper()
+	cfg := testConfig(env)
+	cfg.Version = v
+	opts = append([]Option{WithHTTPClient(&http.Client{Transport: rt}), WithClock(fixedClock)}, opts...)
+	c, err := NewClient(cfg, opts...)
+	require.NoError(t, err)
+	return c
+}
+
+// newMockedClient is a 1.0 client over its own httpmock transport (no
+// global state), for tests that route by path, and that transport.
 func newMockedClient(t *testing.T, env Env, opts ...Option) (*Client, *httpmock.MockTransport) {
 	t.Helper()
 	mt := httpmock.NewMockTransport()
-	opts = append([]Option{WithHTTPClient(&http.Client{Transport: mt}), WithClock(fixedClock)}, opts...)
-	c, err := NewClient(testConfig(env), opts...)
-	require.NoError(t, err)
-	return c, mt
+	return clientOver(t, V1, env, mt, opts...), mt
 }
 
 // signedRequest is what a test-side server saw.
@@ -175,11 +185,6 @@ func (a *answers) respond(*http.Request) (*http.Response, error) {
 // (see answers), with backoff short enough for tests.
 func scriptedClient(t *testing.T, v Version, steps ...any) (*Client, *answers) {
 	t.Helper()
-	cfg := testConfig(Production)
-	cfg.Version = v
 	a := &answers{steps: steps}
-	c, err := NewClient(cfg, WithHTTPClient(&http.Client{Transport: roundTripFunc(a.respond)}), WithClock(fixedClock),
-		WithRetryBackoff(time.Microsecond, time.Microsecond))
-	require.NoError(t, err)
-	return c, a
+	return clientOver(t, v, Production, roundTripFunc(a.respond), WithRetryBackoff(time.Microsecond, time.Microsecond)), a
 }
