@@ -132,16 +132,22 @@ func ExampleClient_CancelPay() {
 	srv, c := exampleFake()
 	defer srv.Close()
 	ctx := context.Background()
-	paid, err := c.Pay(ctx, midas.PayRequest{OpenID: exOpenID, BillNo: "order-0002", Amount: 40})
+	pay := midas.PayRequest{OpenID: exOpenID, BillNo: "order-0002", Amount: 40}
+	paid, err := c.Pay(ctx, pay)
+	if errors.Is(err, midas.ErrOutcomeUnknown) {
+		// First: the coins may have moved. Settle with the same request.
+		paid, err = c.SettlePay(ctx, pay)
+	}
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("paid, balance", paid.Balance)
 
-	refund, err := c.CancelPay(ctx, midas.CancelPayRequest{OpenID: exOpenID, BillNo: "order-0002"})
+	ret := midas.CancelPayRequest{OpenID: exOpenID, BillNo: "order-0002"}
+	refund, err := c.CancelPay(ctx, ret)
 	if errors.Is(err, midas.ErrOutcomeUnknown) {
-		// First: the refund may have happened; settle with SettleCancelPay.
-		log.Fatal("refund outcome unknown: settle it")
+		// First: the refund may have happened. Settle with the same request.
+		refund, err = c.SettleCancelPay(ctx, ret)
 	}
 	if err != nil {
 		log.Fatal(err)
@@ -162,13 +168,22 @@ func ExampleClient_Present() {
 	srv, c := exampleFake()
 	defer srv.Close()
 	ctx := context.Background()
-	gift, err := c.Present(ctx, midas.PresentRequest{OpenID: exOpenID, BillNo: "reward-0001", Count: 15})
+	reward := midas.PresentRequest{OpenID: exOpenID, BillNo: "reward-0001", Count: 15}
+	gift, err := c.Present(ctx, reward)
+	if errors.Is(err, midas.ErrOutcomeUnknown) {
+		// First: the coins may have been gifted. Settle with the same request.
+		gift, err = c.SettlePresent(ctx, reward)
+	}
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("balance", gift.Balance)
 
-	pay, err := c.Pay(ctx, midas.PayRequest{OpenID: exOpenID, BillNo: "order-0003", Amount: 20})
+	req := midas.PayRequest{OpenID: exOpenID, BillNo: "order-0003", Amount: 20}
+	pay, err := c.Pay(ctx, req)
+	if errors.Is(err, midas.ErrOutcomeUnknown) {
+		pay, err = c.SettlePay(ctx, req) // the coins may have moved: settle, never refund
+	}
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -306,3 +306,133 @@ func TestNewcomerRunsTheREADMEv2Program(t *testing.T) {
 		}
 	}
 }
+
+// headingAnchor is the anchor GitHub gives a Markdown heading.
+func headingAnchor(title string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(title) {
+		switch {
+		case r == ' ':
+			b.WriteRune('-')
+		case r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r > 0x7f:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// Every link of the README and the documents it links to reaches
+// something: an #anchor a heading of that file, a relative path a file of
+// the repository.
+func TestREADMELinksResolve(t *testing.T) {
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	heading := regexp.MustCompile("(?m)^#{1,6} (.+)$")
+	for _, name := range []string{"README.md", "CHANGELOG.md", "docs/migrating.md"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(data)
+		anchors := map[string]bool{}
+		for _, h := range heading.FindAllStringSubmatch(text, -1) {
+			anchors[headingAnchor(h[1])] = true
+		}
+		links := link.FindAllStringSubmatch(text, -1)
+		for _, l := range links {
+			target := l[1]
+			switch {
+			case strings.HasPrefix(target, "http://"), strings.HasPrefix(target, "https://"):
+			case strings.HasPrefix(target, "#"):
+				if !anchors[target[1:]] {
+					t.Errorf("%s: link to %s, which no heading of it has", name, target)
+				}
+			default:
+				path := filepath.Join(filepath.Dir(name), strings.SplitN(target, "#", 2)[0])
+				if _, err := os.Stat(path); err != nil {
+					t.Errorf("%s: link to %s: %v", name, target, err)
+				}
+			}
+		}
+		if name == "README.md" && len(links) < 10 {
+			t.Errorf("README.md has %d links; its table of contents alone has more", len(links))
+		}
+	}
+	if got := headingAnchor("A 2.0 game, start to finish"); got != "a-20-game-start-to-finish" {
+		t.Errorf("headingAnchor = %q", got)
+	}
+	if got := headingAnchor("The `midas` command"); got != "the-midas-command" {
+		t.Errorf("headingAnchor = %q", got)
+	}
+}
+
+var (
+	coinCall = regexp.MustCompile(`\.(Pay|Present|CancelPay)\(`)
+	errCheck = regexp.MustCompile(`errors\.(Is|As)\(err, [^)]*\)|err [!=]= nil|NoError\(t, err\)`)
+)
+
+// unknownNotFirst lists the calls in src that move coins (Pay, Present,
+// CancelPay) whose error is first checked for something other than
+// midas.ErrOutcomeUnknown: the coins may have moved, and the check that
+// comes first decides what the code does.
+func unknownNotFirst(src string) []string {
+	var bad []string
+	for _, loc := range coinCall.FindAllStringIndex(src, -1) {
+		rest := src[loc[1]:]
+		first := errCheck.FindString(rest)
+		if first != "errors.Is(err, midas.ErrOutcomeUnknown)" {
+			line := strings.Count(src[:loc[0]], "\n") + 1
+			bad = append(bad, fmt.Sprintf("line %d: %s, then %q first", line, src[loc[0]:loc[1]], first))
+		}
+	}
+	return bad
+}
+
+// Code a reader copies is safe as it stands: every call that moves coins
+// checks ErrOutcomeUnknown before anything else (tests against canned or
+// fake answers aside), and a push handler that holds the sandbox AppKey
+// checks Env, so a production server never delivers a sandbox order.
+func TestREADMESnippetsAreSafeToCopy(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	coinBlocks := 0
+	for _, b := range readmeGoBlocks(t, string(data)) {
+		if m := packageClause.FindStringSubmatch(b.code); m != nil && strings.HasSuffix(m[1], "_test") {
+			continue
+		}
+		if coinCall.MatchString(b.code) {
+			coinBlocks++
+		}
+		for _, bad := range unknownNotFirst(b.code) {
+			t.Errorf("README.md:%d: block %s", b.line, bad)
+		}
+		if strings.Contains(b.code, "push.Config{") && strings.Contains(b.code, "SandboxAppKey") &&
+			!strings.Contains(b.code, "Env != midas.Production") {
+			t.Errorf("README.md:%d: a push handler with SandboxAppKey and no Env check delivers sandbox orders", b.line)
+		}
+	}
+	if coinBlocks < 3 {
+		t.Errorf("only %d README blocks move coins; the 2.0 and 1.0 programs and the settle snippet do", coinBlocks)
+	}
+	if got := unknownNotFirst("p, err := c.Pay(ctx, r)\nif err != nil {}\nif errors.Is(err, midas.ErrOutcomeUnknown) {}"); len(got) != 1 {
+		t.Errorf("unknownNotFirst missed an err != nil before the unknown check: %v", got)
+	}
+}
+
+// The same for the Example functions go doc shows.
+func TestExamplesCheckTheUnknownOutcomeFirst(t *testing.T) {
+	files, err := filepath.Glob("example*_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range unknownNotFirst(string(data)) {
+			t.Errorf("%s: %s", name, bad)
+		}
+	}
+}

@@ -96,7 +96,9 @@ func ExampleNewSQLDeduper() {
 			}
 		}
 	}()
-	cfg := push.Config{Token: "my-push-token", AppID: "wx1234567890abcdef", AppKey: "prod-key", SandboxAppKey: "sandbox-key"}
+	// A production server holds the production AppKey only: a sandbox push
+	// (an order never paid) then fails verification and is never delivered.
+	cfg := push.Config{Token: "my-push-token", AppID: "wx1234567890abcdef", AppKey: "prod-key"}
 	h, err := push.NewHandler(cfg, push.Handlers{ItemDelivered: deliverItem}, push.WithDeduper(dedup))
 	if err != nil {
 		log.Fatal(err)
