@@ -70,6 +70,7 @@ var harnesses = map[string]string{
 
 const harnessImports = `import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -81,6 +82,7 @@ const harnessImports = `import (
 
 var (
 	_ = context.Background
+	_ = json.Marshal
 	_ = errors.Is
 	_ = fmt.Sprint
 	_ = log.Print
