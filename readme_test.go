@@ -150,7 +150,7 @@ func goCmd(t *testing.T, dir string, env []string, args ...string) (string, erro
 	}
 	cmd.Env = append(os.Environ(),
 		"GOPROXY=off", "GOWORK=off", "GOTOOLCHAIN=local", "GOSUMDB=off",
-		"GOFLAGS=-mod=mod "+os.Getenv("GOFLAGS"),
+		"GOFLAGS="+modFlags(os.Getenv("GOFLAGS")),
 		"GOMODCACHE="+strings.TrimSpace(string(modCache)))
 	cmd.Env = append(cmd.Env, env...)
 	var out bytes.Buffer
@@ -158,6 +158,18 @@ func goCmd(t *testing.T, dir string, env []string, args ...string) (string, erro
 	cmd.Stderr = &out
 	err = cmd.Run()
 	return out.String(), err
+}
+
+// modFlags is goflags with -mod=mod in place of any -mod setting: the
+// scratch module has no vendor directory and writes its own go.sum lines.
+func modFlags(goflags string) string {
+	flags := []string{"-mod=mod"}
+	for _, f := range strings.Fields(goflags) {
+		if !strings.HasPrefix(f, "-mod=") {
+			flags = append(flags, f)
+		}
+	}
+	return strings.Join(flags, " ")
 }
 
 // Every Go block in the README compiles: a whole file as it is (a program
