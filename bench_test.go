@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -25,11 +27,27 @@ var benchPay = PayRequest{
 
 func benchClient(b *testing.B, opts ...Option) *Client {
 	b.Helper()
-	c, err := NewClient(testConfig(Production), append([]Option{WithClock(fixedClock)}, opts...)...)
+	return benchClientV(b, V1, opts...)
+}
+
+func benchClientV(b *testing.B, v Version, opts ...Option) *Client {
+	b.Helper()
+	cfg := testConfig(Production)
+	cfg.Version = v
+	c, err := NewClient(cfg, append([]Option{WithClock(fixedClock)}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
 	return c
+}
+
+// benchPayFor is benchPay in version v: 2.0 takes no PF.
+func benchPayFor(v Version) PayRequest {
+	r := benchPay
+	if v == V2 {
+		r.PF = ""
+	}
+	return r
 }
 
 func benchCall(b *testing.B) *apiCall {
@@ -100,20 +118,55 @@ func BenchmarkBuildRequest(b *testing.B) {
 	}
 }
 
-// payAnswer is what the loopback server answers every pay with.
-const payAnswer = `{"errcode":0,"errmsg":"ok","bill_no":"order-20261121-000123456","balance":940,"used_gen_amt":0}`
+// The answers of the loopback server, per version.
+const (
+	payAnswer   = `{"errcode":0,"errmsg":"ok","bill_no":"order-20261121-000123456","balance":940,"used_gen_amt":0}`
+	payAnswerV2 = `{"errcode":0,"errmsg":"ok","bill_no":"order-20261121-000123456","balance":940,"used_present_amount":0}`
+)
 
-// cannedServer answers every request with payAnswer after reading the body,
-// so the client's work, not the server's, is what is measured.
+// cannedServer answers every request with its version's pay answer after
+// reading the body, so the client's work, not the server's, is measured.
 func cannedServer() *httptest.Server {
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
+		if strings.HasPrefix(r.URL.Path, "/wxa/") {
+			io.WriteString(w, payAnswerV2)
+			return
+		}
 		io.WriteString(w, payAnswer)
 	}))
 }
 
-// benchTransport keeps enough idle connections for the widest benchmark, so
+// sentRequest is a request as the client sent it.
+type sentRequest struct {
+	path, rawQuery string
+	body           []byte
+}
+
+// capturePay makes one Pay of version v and returns the request the server
+// received: what the floors replay.
+func capturePay(b *testing.B, v Version) sentRequest {
+	b.Helper()
+	var got sentRequest
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got = sentRequest{r.URL.Path, r.URL.RawQuery, body}
+		if v == V2 {
+			io.WriteString(w, payAnswerV2)
+			return
+		}
+		io.WriteString(w, payAnswer)
+	}))
+	defer srv.Close()
+	c := benchClientV(b, v, WithBaseURL(srv.URL))
+	if _, err := c.Pay(context.Background(), benchPayFor(v)); err != nil {
+		b.Fatal(err)
+	}
+	return got
+}
+
+// benchHTTPClient keeps enough idle connections for the widest benchmark, so
 // that neither side pays for new connections.
 func benchHTTPClient() *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
@@ -126,44 +179,53 @@ func benchHTTPClient() *http.Client {
 
 var concurrencies = []int{1, 8, 64, 256}
 
-// BenchmarkLoopback compares, at each number of goroutines, a whole Pay
-// against a loopback server ("pay") with its baseline ("bare"): a net/http
-// POST of the same body, built once, to the same server, reading the whole
-// answer. The two run back to back so that both see the same machine.
+// BenchmarkLoopback compares, per version and number of goroutines, a whole
+// Pay against a loopback server ("pay") with its floor ("bare"): a net/http
+// POST of the same request, captured from the client, to the same server,
+// reading the whole answer. The server runs in the benchmark's process, so
+// allocations per op count both sides.
 func BenchmarkLoopback(b *testing.B) {
 	srv := cannedServer()
 	defer srv.Close()
-	built, err := benchClient(b).newRequest(context.Background(), benchCall(b), testToken)
-	if err != nil {
-		b.Fatal(err)
-	}
-	body, _ := io.ReadAll(built.Body)
-	u := srv.URL + built.URL.RequestURI()
-	for _, n := range concurrencies {
-		b.Run(fmt.Sprintf("goroutines=%d/bare", n), func(b *testing.B) {
-			hc := benchHTTPClient()
-			defer hc.CloseIdleConnections()
-			runConcurrent(b, n, func() error {
-				resp, err := hc.Post(u, "application/json", bytes.NewReader(body))
-				if err != nil {
+	for _, v := range []Version{V1, V2} {
+		name := benchVersionName(v)
+		sent := capturePay(b, v)
+		u := srv.URL + sent.path + "?" + sent.rawQuery
+		for _, n := range concurrencies {
+			b.Run(fmt.Sprintf("%s/goroutines=%d/bare", name, n), func(b *testing.B) {
+				hc := benchHTTPClient()
+				defer hc.CloseIdleConnections()
+				runConcurrent(b, n, func() error {
+					resp, err := hc.Post(u, "application/json", bytes.NewReader(sent.body))
+					if err != nil {
+						return err
+					}
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
 					return err
-				}
-				_, err = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				return err
+				})
 			})
-		})
-		b.Run(fmt.Sprintf("goroutines=%d/pay", n), func(b *testing.B) {
-			hc := benchHTTPClient()
-			defer hc.CloseIdleConnections()
-			c := benchClient(b, WithBaseURL(srv.URL), WithHTTPClient(hc))
-			ctx := context.Background()
-			runConcurrent(b, n, func() error {
-				_, err := c.Pay(ctx, benchPay)
-				return err
+			b.Run(fmt.Sprintf("%s/goroutines=%d/pay", name, n), func(b *testing.B) {
+				hc := benchHTTPClient()
+				defer hc.CloseIdleConnections()
+				c := benchClientV(b, v, WithBaseURL(srv.URL), WithHTTPClient(hc))
+				ctx := context.Background()
+				req := benchPayFor(v)
+				runConcurrent(b, n, func() error {
+					_, err := c.Pay(ctx, req)
+					return err
+				})
 			})
-		})
+		}
 	}
+}
+
+// benchVersionName names a version in benchmark names: v1, v2.
+func benchVersionName(v Version) string {
+	if v == V2 {
+		return "v2"
+	}
+	return "v1"
 }
 
 // runConcurrent runs fn b.N times over n goroutines, starting from a
@@ -210,8 +272,12 @@ func runConcurrent(b *testing.B, n int, fn func() error) {
 func answerInstantly(r *http.Request) (*http.Response, error) {
 	io.Copy(io.Discard, r.Body)
 	r.Body.Close()
-	return &http.Response{StatusCode: 200, Header: http.Header{}, ContentLength: int64(len(payAnswer)),
-		Body: io.NopCloser(strings.NewReader(payAnswer)), Request: r}, nil
+	answer := payAnswer
+	if strings.HasPrefix(r.URL.Path, "/wxa/") {
+		answer = payAnswerV2
+	}
+	return &http.Response{StatusCode: 200, Header: http.Header{}, ContentLength: int64(len(answer)),
+		Body: io.NopCloser(strings.NewReader(answer)), Request: r}, nil
 }
 
 // BenchmarkPayNoNetwork is the client's whole work for one Pay, with a
@@ -223,6 +289,19 @@ func BenchmarkPayNoNetwork(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		if _, err := c.Pay(ctx, benchPay); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPayNoNetworkV2 is BenchmarkPayNoNetwork for a 2.0 Pay.
+func BenchmarkPayNoNetworkV2(b *testing.B) {
+	c := benchClientV(b, V2, WithHTTPClient(&http.Client{Transport: roundTripFunc(answerInstantly)}))
+	ctx := context.Background()
+	req := benchPayFor(V2)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Pay(ctx, req); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -242,12 +321,8 @@ func BenchmarkDefaultPool(b *testing.B) {
 			tr := hc.Transport.(*http.Transport)
 			tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 2*n, 2*n
 			defer hc.CloseIdleConnections()
-			built, err := benchClient(b).newRequest(context.Background(), benchCall(b), testToken)
-			if err != nil {
-				b.Fatal(err)
-			}
-			body, _ := io.ReadAll(built.Body)
-			u := srv.URL + built.URL.RequestURI()
+			sent := capturePay(b, V1)
+			body, u := sent.body, srv.URL+sent.path+"?"+sent.rawQuery
 			poolRun(b, n, srv, func() error {
 				resp, err := hc.Post(u, "application/json", bytes.NewReader(body))
 				if err != nil {
@@ -326,6 +401,87 @@ func BenchmarkSignV2Floor(b *testing.B) {
 		s1 := m.Sum(nil)
 		m = hmac.New(sha256.New, sessionKey)
 		m.Write(body)
+		s2 := m.Sum(nil)
+		if len(s1)+len(s2) != 64 {
+			b.Fatal("bad sum")
+		}
+	}
+}
+
+// sigParams are the parameters of the captured 1.0 pay, as a caller of the
+// public Sig and MpSig holds them, and the strings those sign.
+func sigParams(b *testing.B) (params map[string]string, path, sig, mpSig string, sigStr, mpStr []byte) {
+	b.Helper()
+	sent := capturePay(b, V1)
+	var body map[string]any
+	dec := json.NewDecoder(bytes.NewReader(sent.body))
+	dec.UseNumber()
+	if err := dec.Decode(&body); err != nil {
+		b.Fatal(err)
+	}
+	params = map[string]string{}
+	for k, v := range body {
+		params[k] = fmt.Sprint(v)
+	}
+	sig, mpSig = params[keySig], params[keyMpSig]
+	delete(params, keySig)
+	delete(params, keyMpSig)
+	join := func(m map[string]string) string {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var s []string
+		for _, k := range keys {
+			s = append(s, k+"="+m[k])
+		}
+		return strings.Join(s, "&")
+	}
+	path = sent.path
+	sigStr = []byte(join(params) + "&org_loc=" + path + "&method=POST&secret=" + testAppKey)
+	withSig := map[string]string{keyAccessToken: testToken, keySig: sig}
+	for k, v := range params {
+		withSig[k] = v
+	}
+	mpStr = []byte(join(withSig) + "&org_loc=" + path + "&method=POST&session_key=" + testSessionKey)
+	return params, path, sig, mpSig, sigStr, mpStr
+}
+
+// BenchmarkSigMap is the public signers on a whole pay: Sig over the body's
+// parameters, MpSig over them with access_token and sig, as a caller holds
+// them in a map.
+func BenchmarkSigMap(b *testing.B) {
+	params, path, sig, mpSig, _, _ := sigParams(b)
+	withSig := map[string]string{keyAccessToken: testToken, keySig: sig}
+	for k, v := range params {
+		withSig[k] = v
+	}
+	if Sig(params, path, testAppKey) != sig || MpSig(withSig, path, testSessionKey) != mpSig {
+		b.Fatal("the public signers disagree with the client")
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if len(Sig(params, path, testAppKey))+len(MpSig(withSig, path, testSessionKey)) != 128 {
+			b.Fatal("bad signature")
+		}
+	}
+}
+
+// BenchmarkSigMapFloor is its floor: the two bare hmac.New(sha256.New, key)
+// computations over the same strings, built beforehand.
+func BenchmarkSigMapFloor(b *testing.B) {
+	_, _, _, _, sigStr, mpStr := sigParams(b)
+	appKey, sessionKey := []byte(testAppKey), []byte(testSessionKey)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m := hmac.New(sha256.New, appKey)
+		m.Write(sigStr)
+		s1 := m.Sum(nil)
+		m = hmac.New(sha256.New, sessionKey)
+		m.Write(mpStr)
 		s2 := m.Sum(nil)
 		if len(s1)+len(s2) != 64 {
 			b.Fatal("bad sum")

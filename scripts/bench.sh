@@ -3,16 +3,30 @@
 # scripts/benchrounds): every contender once per round, order alternating,
 # each run a fresh process, the first round dropped; per-round ratios
 # reported as median and min–max.
-# Usage: bash scripts/bench.sh [rounds]   (default 9; about 2 minutes per 9)
+# Usage: bash scripts/bench.sh [rounds]   (default 9; about 6 minutes per 9)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-9}
 
+# Signing against bare HMAC: the client's internal paths, then the public
+# map signers.
 go run ./scripts/benchrounds -rounds "$rounds" -benchtime 1s \
   Sign:SignFloor \
   SignV2:SignV2Floor \
-  Loopback/goroutines=1/pay:Loopback/goroutines=1/bare \
-  Loopback/goroutines=64/pay:Loopback/goroutines=64/bare
+  SigMap:SigMapFloor
+
+# A whole Pay against a bare POST of the same request, loopback, both
+# versions; allocations per op count the in-process server too.
+go run ./scripts/benchrounds -rounds "$rounds" -benchtime 1s \
+  Loopback/v1/goroutines=1/pay:Loopback/v1/goroutines=1/bare \
+  Loopback/v1/goroutines=64/pay:Loopback/v1/goroutines=64/bare \
+  Loopback/v2/goroutines=1/pay:Loopback/v2/goroutines=1/bare \
+  Loopback/v2/goroutines=64/pay:Loopback/v2/goroutines=64/bare
+
+# The push handler against a bare handler doing the same SHA1/AES/HMAC work.
+go run ./scripts/benchrounds -rounds "$rounds" -benchtime 1s -pkg ./push \
+  PushHandler/plain:PushHandler/plain-bare \
+  PushHandler/secure:PushHandler/secure-bare
 
 # The default client's pool: 2,560 calls per run against a 20 ms TLS server;
 # calls/s and connections opened are reported metrics.
