@@ -195,7 +195,7 @@ func checkResponse(resp *http.Response, api, billNo string, v Version, out errco
 	if len(data) > maxResponseBytes {
 		return malformed("body larger than %d bytes", maxResponseBytes)
 	}
-	if err := json.Unmarshal(data, out); err != nil {
+	if err := decodeAnswer(data, out); err != nil {
 		return malformed("%v", err)
 	}
 	code, msg := out.errcode()
