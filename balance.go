@@ -8,7 +8,7 @@ import "context"
 func (c *Client) GetBalance(ctx context.Context, r BalanceRequest) (*BalanceResponse, error) {
 	cl, err := c.d.balance(&r)
 	if err != nil {
-		return nil, inVersion(err, c.d.version())
+		return nil, c.invalidCall(ctx, APIGetBalance, false, inVersion(err, c.d.version()))
 	}
 	var out apiResponse
 	if err := c.do(ctx, cl, &out); err != nil {

@@ -287,7 +287,11 @@ func (v *flexBool) UnmarshalJSON(b []byte) error {
 //     answer given before the bill_no was looked up. An answer given after
 //     the lookup (90013) is definite only while no attempt of the settle
 //     itself was unclear: such an attempt can still land after it.
-func (c *Client) do(ctx context.Context, cl *apiCall, out *apiResponse) error {
+func (c *Client) do(ctx context.Context, cl *apiCall, out *apiResponse) (err error) {
+	ctx, obs := c.startCall(ctx, cl)
+	if obs != nil {
+		defer func() { obs.end(out, err) }()
+	}
 	tok, err := c.token(ctx, cl)
 	if err != nil {
 		return c.end(cl, 0, false, err)
@@ -299,7 +303,9 @@ func (c *Client) do(ctx context.Context, cl *apiCall, out *apiResponse) error {
 	refreshed := false
 	retries := 0
 	for attempt := 1; ; attempt++ {
+		began := obs.now()
 		res := c.attempt(ctx, cl, tok, out, attempt)
+		obs.attempted(attempt, began, res)
 		var v verdict
 		v, unclear = classify(cl, unclear, res)
 		switch {
@@ -315,6 +321,7 @@ func (c *Client) do(ctx context.Context, cl *apiCall, out *apiResponse) error {
 				if tok, err = c.token(ctx, cl); err != nil {
 					return c.end(cl, attempt, unclear, err)
 				}
+				obs.retry(RetryTokenRejected, 0)
 				continue
 			}
 			return c.end(cl, attempt, unclear, res.err)
@@ -333,7 +340,9 @@ func (c *Client) do(ctx context.Context, cl *apiCall, out *apiResponse) error {
 			return c.end(cl, attempt, unclear, fmt.Errorf("%w (retry stopped: %w)", res.err, cerr))
 		}
 		retries++
-		if werr := sleep(ctx, c.backoff(retries)); werr != nil {
+		wait := c.backoff(retries)
+		obs.retry(retryReason(res), wait)
+		if werr := sleep(ctx, wait); werr != nil {
 			return c.end(cl, attempt, unclear, fmt.Errorf("%w (retry stopped: %w)", res.err, werr))
 		}
 	}
@@ -444,6 +453,7 @@ func afterLookup(e *APIError) bool {
 type result struct {
 	err                  error
 	retryable, ambiguous bool
+	status               int // the answer's HTTP status, set only for an Observer
 }
 
 // attempt sends cl once, with a fresh ts and fresh signatures.
@@ -471,6 +481,9 @@ func (c *Client) attempt(ctx context.Context, cl *apiCall, tok string, out *apiR
 	// Whether to retry after an error also depends on the caller's context,
 	// which do checks.
 	resp, err := c.httpClient.Do(req)
+	if err == nil && c.observer != nil {
+		defer func(status int) { res.status = status }(resp.StatusCode)
+	}
 	if err != nil {
 		err = redact(err, tok, c.appKey, cl.sessionKey)
 		if conn.neverConnected(err) {

@@ -30,7 +30,7 @@ func (c *Client) SettleCancelPay(ctx context.Context, r CancelPayRequest) (*Canc
 func (c *Client) cancelPay(ctx context.Context, r CancelPayRequest, settling bool) (*CancelPayResponse, error) {
 	cl, err := c.d.cancelPay(&r)
 	if err != nil {
-		return nil, inVersion(err, c.d.version())
+		return nil, c.invalidCall(ctx, APICancelPay, settling, inVersion(err, c.d.version()))
 	}
 	cl.settling = settling
 	var out apiResponse

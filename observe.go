@@ -2,6 +2,7 @@ package midas
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -138,4 +139,162 @@ type TokenRefresh struct {
 	// Err is why the fetch failed, nil when it gave a token. It never
 	// holds the AppSecret or a token.
 	Err error
+}
+
+// WithObserver reports every call of the client (or every fetch of a
+// StableTokenSource) to o: see Observer. Without it nothing is reported,
+// at no cost.
+func WithObserver(o Observer) Option {
+	return func(s *settings) error {
+		s.given = append(s.given, "WithObserver")
+		if o == nil {
+			return invalid("WithObserver", "nil Observer")
+		}
+		s.observer = o
+		return nil
+	}
+}
+
+// callObs is one call's report under way; nil when the client has no
+// Observer, and every method is then a no-op that reads no clock.
+type callObs struct {
+	co       CallObserver
+	start    time.Time
+	attempts int
+	last     Attempt // the latest attempt, not yet reported
+	pending  bool
+}
+
+// startCall begins the report of cl, or returns nil without an Observer.
+func (c *Client) startCall(ctx context.Context, cl *apiCall) (context.Context, *callObs) {
+	if c.observer == nil {
+		return ctx, nil
+	}
+	start := time.Now()
+	ctx, co := c.observer.StartCall(ctx, CallInfo{API: cl.api, Version: c.d.version(), Env: c.env, Settle: cl.settling, BillNo: cl.billNo})
+	return ctx, &callObs{co: co, start: start}
+}
+
+// now is the time an attempt starts, read only when reporting.
+func (o *callObs) now() time.Time {
+	if o == nil {
+		return time.Time{}
+	}
+	return time.Now()
+}
+
+// attempted records attempt n, begun at start, with its result; it is
+// reported once do decides whether another follows.
+func (o *callObs) attempted(n int, start time.Time, res result) {
+	if o == nil {
+		return
+	}
+	o.flush()
+	o.attempts = n
+	a := Attempt{Number: n, Duration: time.Since(start), StatusCode: res.status, Err: res.err}
+	var apiErr *APIError
+	if errors.As(res.err, &apiErr) {
+		a.ErrCode = apiErr.Code
+	}
+	a.NotSent = errors.Is(res.err, ErrNotSent)
+	o.last, o.pending = a, true
+}
+
+// retry reports the latest attempt as followed by another, after wait.
+func (o *callObs) retry(reason RetryReason, wait time.Duration) {
+	if o == nil || !o.pending {
+		return
+	}
+	o.last.Retry, o.last.Wait = reason, wait
+	o.flush()
+}
+
+func (o *callObs) flush() {
+	if o.pending {
+		o.pending = false
+		o.co.Attempt(o.last)
+	}
+}
+
+// end reports how the call ended: err is what it returned, out its answer.
+func (o *callObs) end(out *apiResponse, err error) {
+	if o == nil {
+		return
+	}
+	o.flush()
+	e := CallEnd{Class: classOf(err), Attempts: o.attempts, Duration: time.Since(o.start), Err: err}
+	if err == nil && out != nil && out.alreadyProcessed {
+		e.Class = ClassAlreadyApplied
+	}
+	var apiErr *APIError
+	if e.Class == ClassRefused && errors.As(err, &apiErr) {
+		e.ErrCode = apiErr.Code
+	}
+	o.co.End(e)
+}
+
+// invalidCall reports a request refused before any network call, and
+// returns err.
+func (c *Client) invalidCall(ctx context.Context, api string, settling bool, err error) error {
+	if c.observer != nil {
+		_, o := c.startCall(ctx, &apiCall{api: api, settling: settling})
+		o.end(nil, err)
+	}
+	return err
+}
+
+// classOf is the class of a call that returned err.
+func classOf(err error) CallClass {
+	var apiErr *APIError
+	switch {
+	case err == nil:
+		return ClassSuccess
+	case errors.Is(err, ErrOutcomeUnknown):
+		return ClassUnknown
+	case errors.Is(err, ErrInvalidRequest):
+		return ClassInvalidRequest
+	case errors.Is(err, ErrNotSent):
+		return ClassNotSent
+	case errors.As(err, &apiErr):
+		return ClassRefused
+	}
+	return ClassFailed
+}
+
+// retryReason says why res is retried.
+func retryReason(res result) RetryReason {
+	var apiErr *APIError
+	var httpErr *HTTPError
+	var readErr *bodyReadError
+	switch {
+	case errors.As(res.err, &apiErr) && apiErr.Code == CodeSystemBusy:
+		return RetrySystemBusy
+	case apiErr != nil:
+		return RetryOrderProcessing
+	case errors.As(res.err, &httpErr):
+		return RetryServerError
+	case errors.As(res.err, &readErr):
+		return RetryBodyRead
+	case errors.Is(res.err, ErrNotSent):
+		return RetryNotSent
+	case errors.Is(res.err, ErrMalformedResponse):
+		return RetryMalformed
+	}
+	return RetryTransport
+}
+
+// observedFetch is fetch, reported to the Observer if there is one.
+func (ts *StableTokenSource) observedFetch(ctx context.Context, force bool) (string, time.Duration, error) {
+	if ts.observer == nil {
+		return ts.fetch(ctx, force)
+	}
+	start := time.Now()
+	tok, ttl, err := ts.fetch(ctx, force)
+	r := TokenRefresh{Forced: force, Duration: time.Since(start), Err: err}
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		r.ErrCode = apiErr.Code
+	}
+	ts.observer.TokenRefreshed(ctx, r)
+	return tok, ttl, err
 }

@@ -34,6 +34,7 @@ type settings struct {
 	backoffMin     time.Duration
 	backoffMax     time.Duration
 	logger         *slog.Logger
+	observer       Observer // telemetry; nil reports nothing (observe.go)
 	// given names the options given, so that a constructor can refuse
 	// those it would ignore.
 	given []string

@@ -19,7 +19,7 @@ func (c *Client) SettlePresent(ctx context.Context, r PresentRequest) (*PresentR
 func (c *Client) present(ctx context.Context, r PresentRequest, settling bool) (*PresentResponse, error) {
 	cl, err := c.d.present(&r)
 	if err != nil {
-		return nil, inVersion(err, c.d.version())
+		return nil, c.invalidCall(ctx, APIPresent, settling, inVersion(err, c.d.version()))
 	}
 	cl.settling = settling
 	var out apiResponse

@@ -13,7 +13,7 @@ import (
 func (c *Client) QueryOrder(ctx context.Context, r QueryOrderRequest) (*QueryOrderResponse, error) {
 	cl, err := c.d.queryOrder(&r)
 	if err != nil {
-		return nil, inVersion(err, c.d.version())
+		return nil, c.invalidCall(ctx, APIQueryOrder, false, inVersion(err, c.d.version()))
 	}
 	var out apiResponse
 	if err := c.do(ctx, cl, &out); err != nil {

@@ -78,7 +78,8 @@ const (
 const stableTokenVersion = V1
 
 // NewStableTokenSource returns a TokenSource for appID. Of the options,
-// WithHTTPClient, WithBaseURL and WithClock apply; any other is refused
+// WithHTTPClient, WithBaseURL, WithClock and WithObserver (which reports
+// each fetch) apply; any other is refused
 // (an *InvalidRequestError naming it) rather than silently ignored: a
 // refresh is never retried by the client's policy, and never logged.
 func NewStableTokenSource(appID, appSecret string, opts ...Option) (*StableTokenSource, error) {
@@ -94,9 +95,9 @@ func NewStableTokenSource(appID, appSecret string, opts ...Option) (*StableToken
 	}
 	for _, name := range s.given {
 		switch name {
-		case "WithHTTPClient", "WithBaseURL", "WithClock":
+		case "WithHTTPClient", "WithBaseURL", "WithClock", "WithObserver":
 		default:
-			return nil, invalid(name, "does not apply to NewStableTokenSource (only WithHTTPClient, WithBaseURL and WithClock do)")
+			return nil, invalid(name, "does not apply to NewStableTokenSource (only WithHTTPClient, WithBaseURL, WithClock and WithObserver do)")
 		}
 	}
 	return &StableTokenSource{appID: appID, appSecret: appSecret, settings: s}, nil
@@ -194,7 +195,7 @@ func (ts *StableTokenSource) InvalidateToken(token string) {
 // refresh asks stable_token in normal mode and, if that gives back the token
 // that was rejected, once in force mode when the rate limit allows.
 func (ts *StableTokenSource) refresh(ctx context.Context, rejected string) (string, time.Duration, error) {
-	tok, ttl, err := ts.fetch(ctx, false)
+	tok, ttl, err := ts.observedFetch(ctx, false)
 	if err != nil || rejected == "" || tok != rejected {
 		return tok, ttl, err
 	}
@@ -213,7 +214,7 @@ func (ts *StableTokenSource) refresh(ctx context.Context, rejected string) (stri
 	if !allowed {
 		return tok, ttl, nil
 	}
-	return ts.fetch(ctx, true)
+	return ts.observedFetch(ctx, true)
 }
 
 type stableTokenResponse struct {
