@@ -17,6 +17,10 @@
 //	MIDAS_PUSH_TOKEN, MIDAS_PUSH_AES_KEY        the push URL's Token and, for
 //	                                            secure mode, EncodingAESKey
 //	ITEMSHOP_ADDR                               default 127.0.0.1:8080
+//	ITEMSHOP_METRICS_ADDR                       optional: serve Prometheus metrics
+//	                                            at http://ADDR/metrics
+//	ITEMSHOP_TRACES                             optional: "stdout" writes spans
+//	                                            to stderr
 //
 // It pairs with "midas serve -push-url http://127.0.0.1:8080/midas/push
 // -push-token T", which plays WeChat's side: see README.md.
@@ -82,6 +86,14 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if u := getenv("MIDAS_BASE_URL"); u != "" {
 		opts = append(opts, midas.WithBaseURL(u))
 	}
+	tel, err := newTelemetry(getenv)
+	if err != nil {
+		return err
+	}
+	defer tel.shutdown(context.Background())
+	if tel.obs != nil {
+		opts = append(opts, midas.WithObserver(tel.obs))
+	}
 	client, err := midas.NewClient(cfg, opts...)
 	if err != nil {
 		return err
@@ -102,6 +114,11 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	// session store (this example has none) a 2.0 spend is settled when its
 	// player next calls POST /spend: see Server.SettlePending.
 	go shop.RunSettler(ctx, time.Minute)
+	go func() {
+		if err := tel.serveMetrics(ctx); err != nil {
+			logger.Error("itemshop: metrics server", slog.Any("error", err))
+		}
+	}()
 	addr := getenv("ITEMSHOP_ADDR")
 	if addr == "" {
 		addr = "127.0.0.1:8080"
