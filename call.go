@@ -458,12 +458,8 @@ type result struct {
 
 // attempt sends cl once, with a fresh ts and fresh signatures.
 func (c *Client) attempt(ctx context.Context, cl *apiCall, tok string, out *apiResponse, n int) (res result) {
-	actx := ctx
-	if c.attemptTimeout > 0 {
-		var cancel context.CancelFunc
-		actx, cancel = context.WithTimeout(ctx, c.attemptTimeout)
-		defer cancel()
-	}
+	actx, cancel := c.exchangeContext(ctx)
+	defer cancel()
 	if c.logger != nil {
 		start := time.Now()
 		defer func() { c.logAttempt(cl, n, res.err, time.Since(start)) }()

@@ -10,7 +10,10 @@ import (
 const (
 	// DefaultBaseURL is where WeChat serves the Midas APIs.
 	DefaultBaseURL = "https://api.weixin.qq.com"
-	// DefaultTimeout bounds one HTTP exchange of the default HTTP client.
+	// DefaultTimeout bounds one HTTP exchange of the default HTTP client
+	// (an attempt, including reading its answer), as a context deadline:
+	// an attempt past it fails with an error matching
+	// context.DeadlineExceeded, and may be retried like any lost answer.
 	DefaultTimeout = 10 * time.Second
 )
 

@@ -1,6 +1,7 @@
 package midas
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -24,7 +25,13 @@ const (
 type Option func(*settings) error
 
 type settings struct {
-	httpClient     *http.Client
+	httpClient *http.Client
+	// timeout bounds each HTTP exchange: DefaultTimeout, or the Timeout of
+	// the client given to WithHTTPClient. It is applied as a context
+	// deadline (exchangeContext), never as http.Client.Timeout: over a
+	// transport net/http does not know (ours wrap one), that costs a
+	// goroutine, a timer and channels per request.
+	timeout        time.Duration
 	baseURL        string
 	base           *url.URL // baseURL, parsed once
 	now            func() time.Time
@@ -42,7 +49,8 @@ type settings struct {
 
 func newSettings(opts []Option) (settings, error) {
 	s := settings{
-		httpClient:     &http.Client{Timeout: DefaultTimeout, Transport: newDefaultTransport(), CheckRedirect: noRedirects},
+		httpClient:     &http.Client{Transport: newDefaultTransport(), CheckRedirect: noRedirects},
+		timeout:        DefaultTimeout,
 		baseURL:        DefaultBaseURL,
 		now:            time.Now,
 		maxRetries:     DefaultMaxRetries,
@@ -67,10 +75,12 @@ func newSettings(opts []Option) (settings, error) {
 }
 
 // WithHTTPClient sends requests through hc instead of the default client.
-// hc itself is not changed: the client uses one of its own with hc's
-// Timeout and Jar, sending through hc's Transport (looked up on every
-// request), whose CheckRedirect refuses redirects, since following one would
-// turn a POST into a GET.
+// hc itself is not changed: the client uses one of its own with hc's Jar,
+// sending through hc's Transport (looked up on every request), whose
+// CheckRedirect refuses redirects, since following one would turn a POST
+// into a GET. hc's Timeout bounds each HTTP exchange as a context deadline:
+// an exchange that outlives it fails with an error matching
+// context.DeadlineExceeded.
 //
 // Give hc a Timeout, and a Transport whose MaxIdleConnsPerHost is at least
 // the number of concurrent calls: http.Transport's default of 2 makes every
@@ -83,7 +93,8 @@ func WithHTTPClient(hc *http.Client) Option {
 		}
 		// Not a plain copy: hc's Transport is looked up on every request,
 		// so httpmock.ActivateNonDefault(hc) intercepts even after NewClient.
-		s.httpClient = &http.Client{Transport: liveTransport{hc}, CheckRedirect: noRedirects, Jar: hc.Jar, Timeout: hc.Timeout}
+		s.httpClient = &http.Client{Transport: liveTransport{hc}, CheckRedirect: noRedirects, Jar: hc.Jar}
+		s.timeout = hc.Timeout
 		return nil
 	}
 }
@@ -150,7 +161,9 @@ func WithSettleMaxAttempts(n int) Option {
 
 // WithAttemptTimeout bounds each attempt on its own, inside the caller's
 // context, so one hung attempt leaves time for a retry. 0 means no bound
-// other than the context and the HTTP client's timeout.
+// other than the context and the HTTP client's timeout (DefaultTimeout, or
+// that of WithHTTPClient's client); the shorter of the two applies. An
+// attempt cut off fails with an error matching context.DeadlineExceeded.
 func WithAttemptTimeout(d time.Duration) Option {
 	return func(s *settings) error {
 		s.given = append(s.given, "WithAttemptTimeout")
@@ -186,4 +199,19 @@ func WithLogger(l *slog.Logger) Option {
 		s.logger = l
 		return nil
 	}
+}
+
+// exchangeContext bounds one HTTP exchange (an attempt, a token fetch) by
+// the HTTP client's timeout and the attempt timeout, whichever is shorter
+// (0 is none). Past it the exchange fails with an error matching
+// context.DeadlineExceeded.
+func (s *settings) exchangeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := s.timeout
+	if s.attemptTimeout > 0 && (d <= 0 || s.attemptTimeout < d) {
+		d = s.attemptTimeout
+	}
+	if d <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
 }

@@ -238,6 +238,8 @@ func (ts *StableTokenSource) fetch(ctx context.Context, force bool) (string, tim
 	if err != nil {
 		return "", 0, err
 	}
+	ctx, cancel := ts.exchangeContext(ctx) // the HTTP client's timeout, through the answer's read
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ts.baseURL+stableTokenPath, bytes.NewReader(body))
 	if err != nil {
 		return "", 0, fmt.Errorf("midas: %s: %w", APIStableToken, redact(err, ts.appSecret))
