@@ -88,6 +88,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the shop's and the push handler's logs; default none.
 	Logger *slog.Logger
+	// PushOptions are added to the push handler's own (its logger), e.g.
+	// push.WithObserver for telemetry.
+	PushOptions []push.Option
 }
 
 // Server is the game server: an http.Handler serving OrderPath, SpendPath
@@ -170,7 +173,8 @@ func New(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	pushes, err := push.NewHandler(cfg.Push, push.Handlers{ItemDelivered: s.deliver, Refunded: s.refunded}, push.WithLogger(s.log))
+	pushes, err := push.NewHandler(cfg.Push, push.Handlers{ItemDelivered: s.deliver, Refunded: s.refunded},
+		append([]push.Option{push.WithLogger(s.log)}, cfg.PushOptions...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -660,3 +660,36 @@ func TestNewRejects(t *testing.T) {
 		assert.ErrorContains(t, err, tc.want, fmt.Sprint(tc.want))
 	}
 }
+
+type pushRecorder struct {
+	mu  sync.Mutex
+	got []push.Observation
+}
+
+func (p *pushRecorder) ObservePush(_ context.Context, o push.Observation) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.got = append(p.got, o)
+}
+
+// Config.PushOptions reach the shop's push handler: an observer sees a
+// forged push rejected.
+func TestPushOptionsReachTheHandler(t *testing.T) {
+	client, err := midas.NewClient(midas.Config{AppID: appID, OfferID: offerID, AppKey: appKey, Version: midas.V2,
+		AccessToken: midas.StaticToken(accessToken)})
+	require.NoError(t, err)
+	driver, dsn := dbtest.SQLite(t)
+	store := openStore(t, driver, dsn)
+	rec := &pushRecorder{}
+	shop, err := itemshop.New(itemshop.Config{Midas: client, Store: store, Catalogue: catalogue,
+		Push:        push.Config{Token: pushToken, AppID: appID, AppKey: appKey},
+		PushOptions: []push.Option{push.WithObserver(rec)}})
+	require.NoError(t, err)
+	w := httptest.NewRecorder()
+	shop.ServeHTTP(w, httptest.NewRequest(http.MethodPost, itemshop.PushPath+"?signature=bad&timestamp=1&nonce=2", strings.NewReader("{}")))
+	require.NotEqual(t, http.StatusOK, w.Code)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.Len(t, rec.got, 1)
+	require.NotEqual(t, push.ResultAccepted, rec.got[0].Result)
+}

@@ -104,7 +104,11 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return err // the drivers mask a DSN's password in their errors
 	}
 	defer store.Close()
-	shop, err := itemshop.New(itemshop.Config{Midas: client, Push: pushCfg, Logger: logger, Store: store,
+	var pushOpts []push.Option
+	if tel.obs != nil {
+		pushOpts = append(pushOpts, push.WithObserver(tel.obs))
+	}
+	shop, err := itemshop.New(itemshop.Config{Midas: client, Push: pushCfg, Logger: logger, Store: store, PushOptions: pushOpts,
 		Catalogue:  map[string]int64{"gem_pack_60": 600, "sword": 100},
 		CoinPrices: map[string]int64{"sword": 10, "shield": 25}})
 	if err != nil {
