@@ -63,9 +63,13 @@ func (c *Client) newRequest(ctx context.Context, cl *apiCall, tok string) (*http
 	u.RawPath = ""
 	u.RawQuery = query
 	req.URL, req.Host = &u, u.Host
-	req.Header["Content-Type"] = []string{"application/json"}
+	req.Header["Content-Type"] = jsonContentType
 	return req, nil
 }
+
+// jsonContentType is the Content-Type of every request, shared: net/http
+// only reads it (a redirect would clone it, and none is followed).
+var jsonContentType = []string{"application/json"}
 
 func billSuffix(billNo string) string {
 	if billNo == "" {
@@ -223,10 +227,24 @@ func (e *bodyReadError) Unwrap() error { return e.err }
 // readLimited reads up to maxResponseBytes+1 of a body, in one allocation
 // when the length is announced.
 func readLimited(resp *http.Response) ([]byte, error) {
-	var buf bytes.Buffer
 	if n := resp.ContentLength; n > 0 && n <= maxResponseBytes {
-		buf.Grow(int(n) + bytes.MinRead)
+		// Room for one byte more than announced, to see the end.
+		buf := make([]byte, 0, n+1)
+		for {
+			k, err := resp.Body.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+k]
+			switch {
+			case err == io.EOF:
+				return buf, nil
+			case err != nil:
+				return buf, err
+			case len(buf) == cap(buf): // longer than announced: read on to the bound
+				rest, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1-int64(len(buf))))
+				return append(buf, rest...), err
+			}
+		}
 	}
+	var buf bytes.Buffer
 	_, err := buf.ReadFrom(io.LimitReader(resp.Body, maxResponseBytes+1))
 	return buf.Bytes(), err
 }
@@ -469,8 +487,8 @@ func (c *Client) attempt(ctx context.Context, cl *apiCall, tok string, out *apiR
 		// Never sent: nothing can have been applied.
 		return result{err: fmt.Errorf("midas: %s%s: %w", cl.api, billSuffix(cl.billNo), &notSentError{err})}
 	}
-	var conn connTrace
-	req, err := c.newRequest(httptrace.WithClientTrace(actx, conn.trace()), cl, tok)
+	conn := newConnTrace()
+	req, err := c.newRequest(httptrace.WithClientTrace(actx, &conn.hooks), cl, tok)
 	if err != nil {
 		return result{err: err}
 	}
@@ -491,19 +509,27 @@ func (c *Client) attempt(ctx context.Context, cl *apiCall, tok string, out *apiR
 	}
 	*out = apiResponse{}
 	err = checkResponse(resp, cl.api, cl.billNo, c.d.version(), out)
+	if err != nil {
+		return answerResult(err)
+	}
+	c.d.normalize(out)
+	if missing := out.missing(cl.api, c.d.answerName); len(missing) > 0 {
+		// Another shape than the documented one: not understood, like
+		// any malformed 2xx (the call may well have been applied).
+		return result{err: fmt.Errorf("%w: %s%s: HTTP %d: the answer has no %s", ErrMalformedResponse, cl.api, billSuffix(cl.billNo),
+			resp.StatusCode, strings.Join(missing, ", ")), ambiguous: true}
+	}
+	return result{}
+}
+
+// answerResult is what an answer that checkResponse refused means for the
+// attempt. Apart from attempt so that its errors.As targets are allocated
+// only on this path.
+func answerResult(err error) result {
 	var apiErr *APIError
 	var httpErr *HTTPError
 	var readErr *bodyReadError
 	switch {
-	case err == nil:
-		c.d.normalize(out)
-		if missing := out.missing(cl.api, c.d.answerName); len(missing) > 0 {
-			// Another shape than the documented one: not understood, like
-			// any malformed 2xx (the call may well have been applied).
-			return result{err: fmt.Errorf("%w: %s%s: HTTP %d: the answer has no %s", ErrMalformedResponse, cl.api, billSuffix(cl.billNo),
-				resp.StatusCode, strings.Join(missing, ", ")), ambiguous: true}
-		}
-		return result{}
 	case errors.As(err, &apiErr):
 		busy := apiErr.Code == CodeSystemBusy
 		return result{err: err, retryable: busy, ambiguous: busy}
@@ -519,15 +545,19 @@ func (c *Client) attempt(ctx context.Context, cl *apiCall, tok string, out *apiR
 }
 
 // connTrace records whether an attempt ever had a connection: an error
-// before that point proves the request was never sent.
+// before that point proves the request was never sent. Its hooks live in
+// the same allocation. It is not reused: a dial begun for the attempt may
+// report after the attempt ended.
 type connTrace struct {
 	mu        sync.Mutex
 	gotConn   bool
 	dialOrTLS bool // a dial or TLS handshake failed
+	hooks     httptrace.ClientTrace
 }
 
-func (t *connTrace) trace() *httptrace.ClientTrace {
-	return &httptrace.ClientTrace{
+func newConnTrace() *connTrace {
+	t := new(connTrace)
+	t.hooks = httptrace.ClientTrace{
 		GotConn: func(httptrace.GotConnInfo) { t.mu.Lock(); t.gotConn = true; t.mu.Unlock() },
 		ConnectDone: func(_, _ string, err error) {
 			if err != nil {
@@ -544,6 +574,7 @@ func (t *connTrace) trace() *httptrace.ClientTrace {
 			}
 		},
 	}
+	return t
 }
 
 // neverConnected reports whether err proves that no byte of the request

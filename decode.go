@@ -212,8 +212,11 @@ func setFlat(v reflect.Value, k flatKind, val []byte, t token) bool {
 			if err != nil {
 				return false
 			}
-			p := new(int)
-			*p = int(n)
+			p := &zeroInt // errcode 0, nearly every answer: shared, never written through
+			if n != 0 {
+				p = new(int)
+				*p = int(n)
+			}
 			v.Set(reflect.ValueOf(p))
 		case tokNull:
 			v.SetZero()
@@ -235,6 +238,10 @@ func setFlat(v reflect.Value, k flatKind, val []byte, t token) bool {
 	case flatFlexString:
 		switch t {
 		case tokString, tokInt:
+			if string(val) == "ok" { // nearly every success: no copy
+				v.SetString("ok")
+				break
+			}
 			v.SetString(string(val))
 		case tokNull:
 		default:
@@ -258,6 +265,10 @@ func setFlat(v reflect.Value, k flatKind, val []byte, t token) bool {
 	}
 	return true
 }
+
+// zeroInt is what a decoded *int field set to 0 points to. Answers are
+// read, never written through.
+var zeroInt int
 
 // token is the kind of a JSON value decodeFlat reads.
 type token int

@@ -3,6 +3,7 @@ package midas
 import (
 	"net/url"
 	"strconv"
+	"sync/atomic"
 )
 
 // v1 is virtual payment 1.0: /cgi-bin/midas/[sandbox/]{api}, appid, offer_id
@@ -12,11 +13,45 @@ type v1 struct {
 	appID, offerID string
 	env            Env
 	key            *appKey
+	paths          map[string]string // each API's V1Path in env, made once
+	tokenQuery     *memo[string]     // "access_token=…" of the last token
+	tsText         *memo[int64]      // the last ts in decimal
 }
 
 func newV1(cfg Config, key *appKey) dialect {
-	return v1{appID: cfg.AppID, offerID: cfg.OfferID, env: cfg.Env, key: key}
+	paths := map[string]string{}
+	for _, api := range []string{APIGetBalance, APIPay, APICancelPay, APIPresent} {
+		paths[api] = V1Path(cfg.Env, api)
+	}
+	return v1{appID: cfg.AppID, offerID: cfg.OfferID, env: cfg.Env, key: key, paths: paths,
+		tokenQuery: new(memo[string]), tsText: new(memo[int64])}
 }
+
+// memo keeps the string made from the last key, so that a string that
+// changes once per token (the access_token query) or per second (ts) is not
+// made again for every attempt. A nil memo makes it every time.
+type memo[K comparable] struct{ last atomic.Pointer[memoEntry[K]] }
+
+type memoEntry[K comparable] struct {
+	key K
+	val string
+}
+
+func (m *memo[K]) get(k K, makeVal func(K) string) string {
+	if m == nil {
+		return makeVal(k)
+	}
+	if e := m.last.Load(); e != nil && e.key == k {
+		return e.val
+	}
+	v := makeVal(k)
+	m.last.Store(&memoEntry[K]{k, v})
+	return v
+}
+
+func tokenQueryOf(tok string) string { return "access_token=" + url.QueryEscape(tok) }
+
+func decimal(n int64) string { return strconv.FormatInt(n, 10) }
 
 func (v1) version() Version { return V1 }
 
@@ -132,12 +167,15 @@ func v1PlayerFields(openID, sessionKey, zoneID, pf, userIP string) ([]field, err
 func (d v1) frame(cl *apiCall, tok string, ts int64) (path, query string, body []byte) {
 	var arr [16]field
 	fs := d.stamp(arr[:0], cl, ts)
-	path = V1Path(d.env, cl.api)
+	path, ok := d.paths[cl.api]
+	if !ok {
+		path = V1Path(d.env, cl.api)
+	}
 	sig, mpSig := d.signFields(fs, path, tok, cl.sessionKey)
 	// The body gets its own slice: the transport may still read it after Do
 	// returns, so it cannot come from a pool.
 	body = appendBody(make([]byte, 0, bodySize(fs)), fs, sig, mpSig)
-	return path, "access_token=" + url.QueryEscape(tok), body
+	return path, d.tokenQuery.get(tok, tokenQueryOf), body
 }
 
 // stamp appends cl's fields, appid, offer_id and ts to dst, sorted by key.
@@ -146,7 +184,7 @@ func (d v1) stamp(dst []field, cl *apiCall, ts int64) []field {
 	dst = append(dst,
 		field{key: "appid", val: d.appID},
 		field{key: "offer_id", val: d.offerID},
-		field{key: "ts", val: strconv.FormatInt(ts, 10), num: true})
+		field{key: "ts", val: d.tsText.get(ts, decimal), num: true})
 	sortFields(dst)
 	return dst
 }

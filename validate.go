@@ -64,8 +64,9 @@ func checkSessionKey(sessionKey string) error {
 	if len(sessionKey) != 24 {
 		return invalid("SessionKey", "want the 24-character base64 of 16 bytes, got %d characters", len(sessionKey))
 	}
-	raw, err := base64.StdEncoding.Strict().DecodeString(sessionKey)
-	if err != nil || len(raw) != 16 {
+	var raw [18]byte // 24 base64 characters decode to at most 18 bytes
+	n, err := base64.StdEncoding.Strict().Decode(raw[:], []byte(sessionKey))
+	if err != nil || n != 16 {
 		return invalid("SessionKey", "not the standard base64 of 16 bytes")
 	}
 	return nil
