@@ -21,10 +21,16 @@ type v2 struct {
 	offerID string
 	env     Env
 	key     *appKey
+	paths   map[string]string // each API's V2Path, made once
+	tsText  *memo[int64]      // the last ts in decimal
 }
 
 func newV2(cfg Config, key *appKey) dialect {
-	return v2{offerID: cfg.OfferID, env: cfg.Env, key: key}
+	paths := map[string]string{}
+	for _, api := range []string{APIGetBalance, APIPay, APICancelPay, APIPresent, APIQueryOrder} {
+		paths[api] = V2Path(api)
+	}
+	return v2{offerID: cfg.OfferID, env: cfg.Env, key: key, paths: paths, tsText: new(memo[int64])}
 }
 
 // V2Path is the path of api in virtual payment 2.0; the same in both
@@ -213,12 +219,15 @@ func checkBillNoV2(name, billNo string) error {
 // frame fills ts, lays out the body once, and signs those very bytes: what is
 // signed is what is sent, with no re-encoding in between.
 func (d v2) frame(cl *apiCall, tok string, ts int64) (path, query string, body []byte) {
-	path = V2Path(cl.api)
+	path, ok := d.paths[cl.api]
+	if !ok {
+		path = V2Path(cl.api)
+	}
 	var arr [16]field
 	fs := append(arr[:0], cl.fields...)
 	for i := range fs {
 		if fs[i].key == "ts" {
-			fs[i].val = strconv.FormatInt(ts, 10)
+			fs[i].val = d.tsText.get(ts, decimal)
 		}
 	}
 	// Its own slice: the transport may still read it after Do returns.
