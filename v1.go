@@ -179,7 +179,11 @@ func (d v1) frame(cl *apiCall, tok string, ts int64) (path, query string, body [
 }
 
 // stamp appends cl's fields, appid, offer_id and ts to dst, sorted by key.
+// cl's own fields are sorted in place, so from its second attempt on they
+// cost one comparison each; the insertion sort then moves only the three
+// fields added here.
 func (d v1) stamp(dst []field, cl *apiCall, ts int64) []field {
+	sortFields(cl.fields)
 	dst = append(dst, cl.fields...)
 	dst = append(dst,
 		field{key: "appid", val: d.appID},
