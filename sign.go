@@ -36,8 +36,10 @@ func MpSig(params map[string]string, orgLoc, sessionKey string) string {
 
 func signMap(params map[string]string, orgLoc, secretName, key string, skip ...string) string {
 	// Sized up front, on the stack for a request's usual dozen fields and
-	// under a kilobyte of text: the signature is the only allocation.
+	// under a kilobyte of text: the signature is the only allocation. The
+	// fields are sorted as indexes (a byte moved, not a field).
 	var fieldArr [24]field
+	var order [24]uint8
 	fields := fieldArr[:0]
 	size := sha256.BlockSize + len("&org_loc=&method=POST") + len(orgLoc) + len(secretName) + len(key)
 	for k, v := range params {
@@ -46,16 +48,47 @@ func signMap(params map[string]string, orgLoc, secretName, key string, skip ...s
 			size += len(k) + len(v) + 2
 		}
 	}
-	sortFields(fields)
+	if len(fields) > len(order) {
+		sortFields(fields)
+		return signSorted(fields, orgLoc, secretName, key, size)
+	}
+	for i := range fields {
+		o := uint8(i)
+		j := i
+		for j > 0 && fields[i].key < fields[order[j-1]].key {
+			j--
+		}
+		copy(order[j+1:i+1], order[j:i])
+		order[j] = o
+	}
 	pads := newHMACKey(key)
 	var bufArr [1024]byte
 	buf := bufArr[:0]
 	if size > len(bufArr) {
 		buf = make([]byte, 0, size)
 	}
-	buf = appendSignString(pads.start(buf), fields, nil, orgLoc, secretName, key)
+	buf = pads.start(buf)
+	for n, i := range order[:len(fields)] {
+		if n > 0 {
+			buf = append(buf, '&')
+		}
+		buf = append(buf, fields[i].key...)
+		buf = append(buf, '=')
+		buf = append(buf, fields[i].val...)
+	}
+	buf = appendSignString(buf, nil, nil, orgLoc, secretName, key)
 	sum := pads.sumHex(buf)
 	clear(buf) // it held the key
+	return sum
+}
+
+// signSorted signs fields already sorted: the path of a map too large for
+// signMap's index array.
+func signSorted(fields []field, orgLoc, secretName, key string, size int) string {
+	pads := newHMACKey(key)
+	buf := appendSignString(pads.start(make([]byte, 0, size)), fields, nil, orgLoc, secretName, key)
+	sum := pads.sumHex(buf)
+	clear(buf)
 	return sum
 }
 

@@ -2,6 +2,7 @@ package midas
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -134,4 +135,18 @@ func FuzzSig(f *testing.F) {
 			t.Fatalf("mp_sig disagrees with the independent recomputation")
 		}
 	})
+}
+
+// Sig over more fields than signMap sorts on the stack, and over a string
+// longer than its stack buffer, still matches the independent
+// recomputation.
+func TestSigManyAndLongFields(t *testing.T) {
+	for _, n := range []int{0, 1, 23, 24, 25, 40} {
+		p := map[string]string{}
+		for i := 0; i < n; i++ {
+			p[fmt.Sprintf("k%02d_%c", (i*7)%n, 'a'+i%26)] = strings.Repeat("v", i*10)
+		}
+		want := independentSign(p, []string{"sig", "mp_sig", "access_token"}, "&org_loc=/p&method=POST&secret="+testAppKey, testAppKey)
+		assert.Equal(t, want, Sig(p, "/p", testAppKey), "%d fields", n)
+	}
 }
