@@ -52,10 +52,22 @@ func signMap(params map[string]string, orgLoc, secretName, key string, skip ...s
 		sortFields(fields)
 		return signSorted(fields, orgLoc, secretName, key, size)
 	}
+	// Keys compare by their first 8 bytes as one integer (same order as
+	// the strings'); only a tie compares the strings.
+	var prefix [24]uint64
+	for i, f := range fields {
+		prefix[i] = keyPrefix(f.key)
+	}
+	less := func(a, b uint8) bool {
+		if prefix[a] != prefix[b] {
+			return prefix[a] < prefix[b]
+		}
+		return fields[a].key < fields[b].key
+	}
 	for i := range fields {
 		o := uint8(i)
 		j := i
-		for j > 0 && fields[i].key < fields[order[j-1]].key {
+		for j > 0 && less(o, order[j-1]) {
 			j--
 		}
 		copy(order[j+1:i+1], order[j:i])
@@ -80,6 +92,19 @@ func signMap(params map[string]string, orgLoc, secretName, key string, skip ...s
 	sum := pads.sumHex(buf)
 	clear(buf) // it held the key
 	return sum
+}
+
+// keyPrefix is the first 8 bytes of k, big-endian, zero-padded: a smaller
+// prefix means a smaller string; equal prefixes say nothing.
+func keyPrefix(k string) uint64 {
+	var p uint64
+	for i := 0; i < 8; i++ {
+		p <<= 8
+		if i < len(k) {
+			p |= uint64(k[i])
+		}
+	}
+	return p
 }
 
 // signSorted signs fields already sorted: the path of a map too large for
