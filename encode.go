@@ -98,14 +98,19 @@ func (h *hmacKey) start(buf []byte) []byte { return append(buf[:0], h.ipad[:]...
 // sumHex finishes the HMAC of buf (the inner pad and the message) in
 // lowercase hex.
 func (h *hmacKey) sumHex(buf []byte) string {
+	var out [2 * sha256.Size]byte
+	return string(h.appendSumHex(out[:0], buf))
+}
+
+// appendSumHex appends the HMAC of buf (the inner pad and the message) to
+// dst in lowercase hex.
+func (h *hmacKey) appendSumHex(dst, buf []byte) []byte {
 	var outer [sha256.BlockSize + sha256.Size]byte
 	copy(outer[:], h.opad[:])
 	inner := sha256.Sum256(buf)
 	copy(outer[sha256.BlockSize:], inner[:])
 	sum := sha256.Sum256(outer[:])
-	var out [2 * sha256.Size]byte
-	hex.Encode(out[:], sum[:])
-	return string(out[:])
+	return hex.AppendEncode(dst, sum[:])
 }
 
 // appKey is a client's AppKey, ready to sign with: its HMAC pads, made once,

@@ -1,8 +1,10 @@
 package midas
 
 import (
+	"crypto/sha256"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // v2 is virtual payment 2.0: /wxa/game/{api} on one path for both
@@ -232,23 +234,47 @@ func (d v2) frame(cl *apiCall, tok string, ts int64) (path, query string, body [
 	}
 	// Its own slice: the transport may still read it after Do returns.
 	body = appendObject(make([]byte, 0, bodySize(fs)), fs)
-	paySig, signature := d.signBody(path, body, cl.sessionKey)
-	query = "access_token=" + url.QueryEscape(tok) + "&signature=" + signature + "&sig_method=hmac_sha256&pay_sig=" + paySig
-	return path, query, body
+	return path, d.signQuery(path, body, cl.sessionKey, tok), body
+}
+
+// signQuery is the query of an attempt: the access_token, signature (the
+// session_key) and pay_sig (the AppKey) over body, the signatures written
+// straight into it, one allocation in all.
+func (d v2) signQuery(path string, body []byte, sessionKey, tok string) string {
+	paySig, signature := d.signHex(path, body, sessionKey)
+	tq := url.QueryEscape(tok)
+	var q strings.Builder
+	q.Grow(len("access_token=&signature=&sig_method=hmac_sha256&pay_sig=") + len(tq) + len(paySig) + len(signature))
+	q.WriteString("access_token=")
+	q.WriteString(tq)
+	q.WriteString("&signature=")
+	q.Write(signature[:])
+	q.WriteString("&sig_method=hmac_sha256&pay_sig=")
+	q.Write(paySig[:])
+	return q.String()
 }
 
 // signBody computes pay_sig with the AppKey's pads and signature with the
 // session_key, over the same bytes.
 func (d v2) signBody(path string, body []byte, sessionKey string) (paySig, signature string) {
+	p, sg := d.signHex(path, body, sessionKey)
+	return string(p[:]), string(sg[:])
+}
+
+// sigHex is a signature in lowercase hex.
+type sigHex [2 * sha256.Size]byte
+
+// signHex is signBody into arrays, for a caller that writes them on.
+func (d v2) signHex(path string, body []byte, sessionKey string) (paySig, signature sigHex) {
 	bp := d.key.buf()
 	buf := d.key.pads.start(*bp)
 	buf = append(buf, path...)
 	buf = append(buf, '&')
 	buf = append(buf, body...)
-	paySig = d.key.pads.sumHex(buf)
+	d.key.pads.appendSumHex(paySig[:0], buf)
 	pads := newHMACKey(sessionKey)
 	buf = append(pads.start(buf), body...)
-	signature = pads.sumHex(buf)
+	pads.appendSumHex(signature[:0], buf)
 	// The buffer held the key pads: put wipes it before reuse.
 	d.key.put(bp, buf)
 	return paySig, signature
