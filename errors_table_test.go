@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-// sentinelName is the Go name of each errcode sentinel, for the README and
+// sentinelName is the Go name of each errcode sentinel, for docs/errors.md and
 // the doc comments, which name them.
 var sentinelName = map[error]string{
 	ErrSystemBusy: "ErrSystemBusy", ErrOrderNotFound: "ErrOrderNotFound", ErrMpSigInvalid: "ErrMpSigInvalid",
@@ -34,18 +34,19 @@ func codesOf(t errcodeTable, s error) (codes []string, meanings []string) {
 	return codes, meanings
 }
 
-// README's errcode table says, for each sentinel, the codes it matches in
-// 1.0 and in 2.0 and what they mean, as the tables do: same codes, every
-// table meaning in the meaning column, no sentinel missing or extra.
-func TestREADMEErrcodeTableFollowsTheTables(t *testing.T) {
-	data, err := os.ReadFile("README.md")
+// The errcode table of docs/errors.md (the README links to it) says, for
+// each sentinel, the codes it matches in 1.0 and in 2.0 and what they mean,
+// as the tables do: same codes, every table meaning in the meaning column,
+// no sentinel missing or extra.
+func TestDocsErrcodeTableFollowsTheTables(t *testing.T) {
+	data, err := os.ReadFile("docs/errors.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := string(data)
 	start := strings.Index(text, "| 1.0 errcode | 2.0 errcode | sentinel | meaning |")
 	if start < 0 {
-		t.Fatal("README has no errcode table with columns 1.0 errcode, 2.0 errcode, sentinel, meaning")
+		t.Fatal("docs/errors.md has no errcode table with columns 1.0 errcode, 2.0 errcode, sentinel, meaning")
 	}
 	seen := map[string]bool{}
 	for i, line := range strings.Split(text[start:], "\n") {
@@ -70,7 +71,7 @@ func TestREADMEErrcodeTableFollowsTheTables(t *testing.T) {
 			}
 		}
 		if s == nil {
-			t.Errorf("README row for %q, which is no errcode sentinel", name)
+			t.Errorf("docs/errors.md row for %q, which is no errcode sentinel", name)
 			continue
 		}
 		seen[name] = true
@@ -81,19 +82,19 @@ func TestREADMEErrcodeTableFollowsTheTables(t *testing.T) {
 				want = "—"
 			}
 			if cells[col] != want {
-				t.Errorf("%s: README's %s column says %q, the table %q", name, Version(col), cells[col], want)
+				t.Errorf("%s: docs/errors.md's %s column says %q, the table %q", name, Version(col), cells[col], want)
 			}
 			for _, m := range meanings {
 				// A row's meaning may say "2.0: " before a text that differs.
 				if !strings.Contains(cells[3], m) && !strings.Contains(cells[3], strings.TrimSuffix(m, " (a 1.0 errcode, on no 2.0 page)")) {
-					t.Errorf("%s: README's meaning %q lacks the %s table's %q", name, cells[3], Version(col), m)
+					t.Errorf("%s: docs/errors.md's meaning %q lacks the %s table's %q", name, cells[3], Version(col), m)
 				}
 			}
 		}
 	}
 	for _, n := range sentinelName {
 		if !seen[n] {
-			t.Errorf("README's errcode table has no row for %s", n)
+			t.Errorf("docs/errors.md's errcode table has no row for %s", n)
 		}
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-// A Go block of README.md: its text, the line its fence is on, and the
+// A Go block of README.md or a page of docs/: its text, the line its fence is on, and the
 // harness a fragment names in the comment line above the fence
 // (<!-- harness: NAME -->).
 type goBlock struct {
@@ -23,8 +23,8 @@ type goBlock struct {
 
 var harnessComment = regexp.MustCompile(`^<!-- harness: ([a-z]+) -->$`)
 
-// readmeGoBlocks returns the ```go blocks of text, in order.
-func readmeGoBlocks(t *testing.T, text string) []goBlock {
+// readmeGoBlocks returns the ```go blocks of text, the file name, in order.
+func readmeGoBlocks(t *testing.T, name, text string) []goBlock {
 	t.Helper()
 	var blocks []goBlock
 	lines := strings.Split(text, "\n")
@@ -43,12 +43,63 @@ func readmeGoBlocks(t *testing.T, text string) []goBlock {
 			code = append(code, lines[i])
 		}
 		if i == len(lines) {
-			t.Fatalf("README.md:%d: a go block that never ends", b.line)
+			t.Fatalf("%s:%d: a go block that never ends", name, b.line)
 		}
 		b.code = strings.Join(code, "\n") + "\n"
 		blocks = append(blocks, b)
 	}
 	return blocks
+}
+
+// allDocs are the README and every page of docs/, README first.
+func allDocs(t *testing.T) []string {
+	t.Helper()
+	pages, err := filepath.Glob("docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"README.md"}
+	for _, p := range pages {
+		names = append(names, filepath.ToSlash(p))
+	}
+	return names
+}
+
+// compiledDocs are the files whose Go blocks are built: allDocs but
+// docs/observability.md, whose one block is an otelmidas fragment, and
+// otelmidas is a module of its own that this module's go.mod does not
+// require.
+func compiledDocs(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	for _, name := range allDocs(t) {
+		if name != "docs/observability.md" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// docBlock is a Go block and the file it is in.
+type docBlock struct {
+	file string
+	goBlock
+}
+
+// docsGoBlocks returns the Go blocks of the named files, in order.
+func docsGoBlocks(t *testing.T, names []string) []docBlock {
+	t.Helper()
+	var all []docBlock
+	for _, name := range names {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range readmeGoBlocks(t, name, string(data)) {
+			all = append(all, docBlock{name, b})
+		}
+	}
+	return all
 }
 
 // packageClause finds a block's package name, if it is a whole file.
@@ -172,39 +223,44 @@ func modFlags(goflags string) string {
 	return strings.Join(flags, " ")
 }
 
-// Every Go block in the README compiles: a whole file as it is (a program
-// is built, a test file is run), a fragment inside the harness it names.
-// No pseudo-code: a block with "..." fails.
-func TestREADMEGoSnippetsCompile(t *testing.T) {
-	data, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
+// Every Go block in the README and docs/ compiles: a whole file as it is
+// (a program is built, a test file is run), a fragment inside the harness
+// it names. No pseudo-code: a block with "..." fails.
+func TestREADMEAndDocsGoSnippetsCompile(t *testing.T) {
+	blocks := docsGoBlocks(t, compiledDocs(t))
+	perFile := map[string]int{}
+	for _, b := range blocks {
+		perFile[b.file]++
 	}
-	blocks := readmeGoBlocks(t, string(data))
-	if len(blocks) < 5 {
-		t.Fatalf("README.md has %d go blocks; this test expects its programs, tests and fragments", len(blocks))
+	// The README's programs, tests and fragments, and the fragments of the
+	// reference pages: a file that lost its blocks would pass vacuously.
+	for name, least := range map[string]int{"README.md": 5, "docs/retries.md": 2, "docs/signing.md": 2, "docs/production.md": 2} {
+		if perFile[name] < least {
+			t.Errorf("%s has %d go blocks, fewer than the %d this test expects", name, perFile[name], least)
+		}
 	}
 	dir := scratchModule(t)
-	where := map[string]int{} // package dir -> README line
+	where := map[string]string{} // package dir -> file:line
 	for i, b := range blocks {
+		at := fmt.Sprintf("%s:%d", b.file, b.line)
 		if strings.Contains(b.code, "...") {
-			t.Errorf("README.md:%d: pseudo-code (...) in a go block", b.line)
+			t.Errorf("%s: pseudo-code (...) in a go block", at)
 		}
-		pkgDir := filepath.Join(dir, fmt.Sprintf("snippet%02d", i))
-		where[filepath.Base(pkgDir)] = b.line
+		pkgDir := filepath.Join(dir, fmt.Sprintf("snippet%03d", i))
+		where[filepath.Base(pkgDir)] = at
 		switch m := packageClause.FindStringSubmatch(b.code); {
 		case m != nil && b.harness != "":
-			t.Errorf("README.md:%d: a whole file names a harness", b.line)
+			t.Errorf("%s: a whole file names a harness", at)
 		case m != nil && !gofmted(b.code):
-			t.Errorf("README.md:%d: a whole file that gofmt would change", b.line)
+			t.Errorf("%s: a whole file that gofmt would change", at)
 		case m != nil && strings.HasSuffix(m[1], "_test"):
 			write(t, filepath.Join(pkgDir, "readme_test.go"), b.code)
 		case m != nil:
 			write(t, filepath.Join(pkgDir, "main.go"), b.code)
 		case b.harness == "":
-			t.Errorf("README.md:%d: a fragment without <!-- harness: NAME --> on the line above its fence", b.line)
+			t.Errorf("%s: a fragment without <!-- harness: NAME --> on the line above its fence", at)
 		case harnesses[b.harness] == "":
-			t.Errorf("README.md:%d: unknown harness %q", b.line, b.harness)
+			t.Errorf("%s: unknown harness %q", at, b.harness)
 		default:
 			src := "package snippet\n\n" + harnessImports + "\n" + fmt.Sprintf(harnesses[b.harness], b.code)
 			write(t, filepath.Join(pkgDir, "snippet.go"), src)
@@ -217,7 +273,7 @@ func TestREADMEGoSnippetsCompile(t *testing.T) {
 	// the README's tests.
 	for _, args := range [][]string{{"vet", "./..."}, {"test", "-count=1", "./..."}} {
 		if out, err := goCmd(t, dir, nil, args...); err != nil {
-			t.Errorf("go %s in a module of the README's go blocks: %v\n%s", strings.Join(args, " "), err, withREADMELines(out, where))
+			t.Errorf("go %s in a module of the docs' go blocks: %v\n%s", strings.Join(args, " "), err, withDocLines(out, where))
 		}
 	}
 }
@@ -228,11 +284,11 @@ func gofmted(src string) bool {
 	return err == nil && string(out) == src
 }
 
-// withREADMELines notes, after each snippetNN in the go command's output,
-// the README line that block starts on.
-func withREADMELines(out string, where map[string]int) string {
-	return regexp.MustCompile(`snippet\d\d`).ReplaceAllStringFunc(out, func(s string) string {
-		return fmt.Sprintf("%s (README.md:%d)", s, where[s])
+// withDocLines notes, after each snippetNNN in the go command's output,
+// the file and line that block starts on.
+func withDocLines(out string, where map[string]string) string {
+	return regexp.MustCompile(`snippet\d{3}`).ReplaceAllStringFunc(out, func(s string) string {
+		return fmt.Sprintf("%s (%s)", s, where[s])
 	})
 }
 
@@ -282,7 +338,7 @@ func TestNewcomerRunsTheREADMEv2Program(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocks := readmeGoBlocks(t, string(data))
+	blocks := readmeGoBlocks(t, "README.md", string(data))
 	if len(blocks) == 0 {
 		t.Fatal("README.md has no go block")
 	}
@@ -335,41 +391,71 @@ func headingAnchor(title string) string {
 	return b.String()
 }
 
-// Every link of the README and the documents it links to reaches
+// markdownAnchors returns the anchors of the headings of a Markdown file,
+// outside fenced blocks (a "# comment" in a shell block is no heading).
+func markdownAnchors(text string) map[string]bool {
+	heading := regexp.MustCompile(`^#{1,6} (.+)$`)
+	anchors := map[string]bool{}
+	fenced := false
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			fenced = !fenced
+			continue
+		}
+		if h := heading.FindStringSubmatch(line); h != nil && !fenced {
+			anchors[headingAnchor(h[1])] = true
+		}
+	}
+	return anchors
+}
+
+// Every link of the README, the CHANGELOG and every page of docs/ reaches
 // something: an #anchor a heading of that file, a relative path a file of
-// the repository.
-func TestREADMELinksResolve(t *testing.T) {
+// the repository, and path#anchor a heading of that Markdown file. The
+// reference moved from the README to docs/, so a link in either direction
+// is checked at both ends.
+func TestREADMEAndDocsLinksResolve(t *testing.T) {
 	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
-	heading := regexp.MustCompile("(?m)^#{1,6} (.+)$")
-	for _, name := range []string{"README.md", "CHANGELOG.md", "docs/migrating.md"} {
+	pages := allDocs(t)[1:]
+	if len(pages) < 6 {
+		t.Fatalf("docs/ has %d pages; the reference alone has errors, retries, cli, signing, production, migrating", len(pages))
+	}
+	for _, name := range append([]string{"README.md", "CHANGELOG.md"}, pages...) {
 		data, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		text := string(data)
-		anchors := map[string]bool{}
-		for _, h := range heading.FindAllStringSubmatch(text, -1) {
-			anchors[headingAnchor(h[1])] = true
-		}
-		links := link.FindAllStringSubmatch(text, -1)
+		anchors := markdownAnchors(string(data))
+		links := link.FindAllStringSubmatch(string(data), -1)
 		for _, l := range links {
 			target := l[1]
+			file, anchor, _ := strings.Cut(target, "#")
 			switch {
 			case strings.HasPrefix(target, "http://"), strings.HasPrefix(target, "https://"):
-			case strings.HasPrefix(target, "#"):
-				if !anchors[target[1:]] {
+			case file == "":
+				if !anchors[anchor] {
 					t.Errorf("%s: link to %s, which no heading of it has", name, target)
 				}
 			default:
-				path := filepath.Join(filepath.Dir(name), strings.SplitN(target, "#", 2)[0])
-				if _, err := os.Stat(path); err != nil {
-					t.Errorf("%s: link to %s: %v", name, target, err)
+				path := filepath.Join(filepath.Dir(name), file)
+				other, err := os.ReadFile(path)
+				if err != nil {
+					if _, serr := os.Stat(path); serr != nil {
+						t.Errorf("%s: link to %s: %v", name, target, serr)
+					}
+					continue // a directory
+				}
+				if anchor != "" && !markdownAnchors(string(other))[anchor] {
+					t.Errorf("%s: link to %s, which no heading of %s has", name, target, path)
 				}
 			}
 		}
 		if name == "README.md" && len(links) < 10 {
 			t.Errorf("README.md has %d links; its table of contents alone has more", len(links))
 		}
+	}
+	if !markdownAnchors("# a\n```sh\n# b\n```\n")["a"] || markdownAnchors("# a\n```sh\n# b\n```\n")["b"] {
+		t.Error("markdownAnchors reads a comment in a fenced block as a heading, or misses a heading")
 	}
 	if got := headingAnchor("A 2.0 game, start to finish"); got != "a-20-game-start-to-finish" {
 		t.Errorf("headingAnchor = %q", got)
@@ -401,17 +487,13 @@ func unknownNotFirst(src string) []string {
 	return bad
 }
 
-// Code a reader copies is safe as it stands: every call that moves coins
+// Code a reader copies from the README or docs/ is safe as it stands: every call that moves coins
 // checks ErrOutcomeUnknown before anything else (tests against canned or
 // fake answers aside), and a push handler that holds the sandbox AppKey
 // checks Env, so a production server never delivers a sandbox order.
-func TestREADMESnippetsAreSafeToCopy(t *testing.T) {
-	data, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestREADMEAndDocsSnippetsAreSafeToCopy(t *testing.T) {
 	coinBlocks := 0
-	for _, b := range readmeGoBlocks(t, string(data)) {
+	for _, b := range docsGoBlocks(t, allDocs(t)) {
 		if m := packageClause.FindStringSubmatch(b.code); m != nil && strings.HasSuffix(m[1], "_test") {
 			continue
 		}
@@ -419,15 +501,15 @@ func TestREADMESnippetsAreSafeToCopy(t *testing.T) {
 			coinBlocks++
 		}
 		for _, bad := range unknownNotFirst(b.code) {
-			t.Errorf("README.md:%d: block %s", b.line, bad)
+			t.Errorf("%s:%d: block %s", b.file, b.line, bad)
 		}
 		if strings.Contains(b.code, "push.Config{") && strings.Contains(b.code, "SandboxAppKey") &&
 			!strings.Contains(b.code, "Env != midas.Production") {
-			t.Errorf("README.md:%d: a push handler with SandboxAppKey and no Env check delivers sandbox orders", b.line)
+			t.Errorf("%s:%d: a push handler with SandboxAppKey and no Env check delivers sandbox orders", b.file, b.line)
 		}
 	}
 	if coinBlocks < 3 {
-		t.Errorf("only %d README blocks move coins; the 2.0 and 1.0 programs and the settle snippet do", coinBlocks)
+		t.Errorf("only %d blocks of the README and docs/ move coins; the 2.0 and 1.0 programs and the settle snippet do", coinBlocks)
 	}
 	if got := unknownNotFirst("p, err := c.Pay(ctx, r)\nif err != nil {}\nif errors.Is(err, midas.ErrOutcomeUnknown) {}"); len(got) != 1 {
 		t.Errorf("unknownNotFirst missed an err != nil before the unknown check: %v", got)

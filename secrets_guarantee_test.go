@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// What the README's Secrets section guarantees, exactly: fmt, log/slog and
+// What the Secrets section of docs/production.md guarantees, exactly: fmt, log/slog and
 // encoding/json never show a secret of a Config or request given as the
 // value, a pointer, or inside an exported field, slice, map or interface;
 // they do show it through an unexported field of the caller's struct, where
@@ -74,7 +74,7 @@ func TestSecretsGuaranteeIsExact(t *testing.T) {
 	}
 	leak := fmt.Sprintf("%+v", unexported{cfg: cfg, pay: pay})
 	assert.True(t, strings.Contains(leak, appKey) && strings.Contains(leak, aliceKey),
-		"fmt now masks unexported fields too: make README's Secrets section and the package doc say so: %s", leak)
+		"fmt now masks unexported fields too: make the Secrets section of docs/production.md and the package doc say so: %s", leak)
 }
 
 func TestV2SecretsNeverInErrorsOrLogs(t *testing.T) {
