@@ -482,18 +482,26 @@ func (x *handler) dispatch(ctx context.Context, v *verified) answer {
 		if x.h.ItemDelivered == nil {
 			return x.noHandler(ctx, v)
 		}
-		return x.once(ctx, v, ItemKey(v.item.Env, v.item.OutTradeNo), func() error { return call(ctx, x.h.ItemDelivered, v.item) })
+		key := ""
+		if x.deduper != nil { // the key is a string built per push: only for a Deduper
+			key = ItemKey(v.item.Env, v.item.OutTradeNo)
+		}
+		return x.once(ctx, v, key, func() error { return call(ctx, x.h.ItemDelivered, v.item) })
 	case kindCoin:
 		if x.h.CoinsDelivered == nil {
 			return x.noHandler(ctx, v)
 		}
-		return x.once(ctx, v, CoinKey(v.coin.Env, v.coin.OutTradeNo), func() error { return call(ctx, x.h.CoinsDelivered, v.coin) })
+		key := ""
+		if x.deduper != nil {
+			key = CoinKey(v.coin.Env, v.coin.OutTradeNo)
+		}
+		return x.once(ctx, v, key, func() error { return call(ctx, x.h.CoinsDelivered, v.coin) })
 	case kindRefund:
 		if x.h.Refunded == nil {
 			return x.noHandler(ctx, v)
 		}
 		key := ""
-		if v.refund.RefundID != "" { // without its id a refund cannot be told from another
+		if x.deduper != nil && v.refund.RefundID != "" { // without its id a refund cannot be told from another
 			key = RefundKey(v.refund.Env, v.refund.RefundID)
 		}
 		return x.once(ctx, v, key, func() error { return call(ctx, x.h.Refunded, v.refund) })
