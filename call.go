@@ -600,6 +600,21 @@ func (t *connTrace) neverConnected(err error) bool {
 		errors.As(err, &certErr) || errors.As(err, &recErr) || errors.As(err, &alert)
 }
 
+// exchangeContext bounds one HTTP exchange (an attempt, a token fetch) by
+// the HTTP client's timeout and the attempt timeout, whichever is shorter
+// (0 is none). Past it the exchange fails with an error matching
+// context.DeadlineExceeded.
+func (s *settings) exchangeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := s.timeout
+	if s.attemptTimeout > 0 && (d <= 0 || s.attemptTimeout < d) {
+		d = s.attemptTimeout
+	}
+	if d <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
+}
+
 // backoff is the wait before retry n (from 1): full jitter up to
 // backoffMin*2^(n-1), capped at backoffMax.
 func (c *Client) backoff(n int) time.Duration {

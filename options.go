@@ -1,7 +1,6 @@
 package midas
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -199,19 +198,4 @@ func WithLogger(l *slog.Logger) Option {
 		s.logger = l
 		return nil
 	}
-}
-
-// exchangeContext bounds one HTTP exchange (an attempt, a token fetch) by
-// the HTTP client's timeout and the attempt timeout, whichever is shorter
-// (0 is none). Past it the exchange fails with an error matching
-// context.DeadlineExceeded.
-func (s *settings) exchangeContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	d := s.timeout
-	if s.attemptTimeout > 0 && (d <= 0 || s.attemptTimeout < d) {
-		d = s.attemptTimeout
-	}
-	if d <= 0 {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, d)
 }

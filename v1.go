@@ -3,7 +3,6 @@ package midas
 import (
 	"net/url"
 	"strconv"
-	"sync/atomic"
 )
 
 // v1 is virtual payment 1.0: /cgi-bin/midas/[sandbox/]{api}, appid, offer_id
@@ -27,31 +26,7 @@ func newV1(cfg Config, key *appKey) dialect {
 		tokenQuery: new(memo[string]), tsText: new(memo[int64])}
 }
 
-// memo keeps the string made from the last key, so that a string that
-// changes once per token (the access_token query) or per second (ts) is not
-// made again for every attempt. A nil memo makes it every time.
-type memo[K comparable] struct{ last atomic.Pointer[memoEntry[K]] }
-
-type memoEntry[K comparable] struct {
-	key K
-	val string
-}
-
-func (m *memo[K]) get(k K, makeVal func(K) string) string {
-	if m == nil {
-		return makeVal(k)
-	}
-	if e := m.last.Load(); e != nil && e.key == k {
-		return e.val
-	}
-	v := makeVal(k)
-	m.last.Store(&memoEntry[K]{k, v})
-	return v
-}
-
 func tokenQueryOf(tok string) string { return "access_token=" + url.QueryEscape(tok) }
-
-func decimal(n int64) string { return strconv.FormatInt(n, 10) }
 
 func (v1) version() Version { return V1 }
 
