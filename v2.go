@@ -1,7 +1,6 @@
 package midas
 
 import (
-	"crypto/sha256"
 	"net/url"
 	"strconv"
 	"strings"
@@ -53,8 +52,12 @@ func (d v2) balance(r *BalanceRequest) (*apiCall, error) {
 		}
 		zone = DefaultZoneID
 	}
-	fs, err := d.head(r.OpenID, r.SessionKey, zone, r.PF, r.UserIP, true)
+	var arr [headChecks]check
+	cs, fs, err := d.head(arr[:0], r.OpenID, r.SessionKey, zone, r.PF, r.UserIP, true)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkAll(cs); err != nil {
 		return nil, err
 	}
 	if r.RechargeCenter {
@@ -64,17 +67,23 @@ func (d v2) balance(r *BalanceRequest) (*apiCall, error) {
 }
 
 func (d v2) pay(r *PayRequest) (*apiCall, error) {
-	fs, err := d.head(r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP, false)
+	var arr [headChecks + 4]check
+	cs, fs, err := d.head(arr[:0], r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP, false)
 	if err != nil {
 		return nil, err
 	}
-	if err := firstError(checkBillNoV2("BillNo", r.BillNo), checkPositive("Amount", r.Amount),
-		checkText("PayItem", r.PayItem), checkText("AppRemark", r.AppRemark)); err != nil {
+	cs = append(cs, check{name: "BillNo", rule: ruleBillNoV2, s: r.BillNo}, check{name: "Amount", rule: rulePositive, n: r.Amount},
+		check{name: "PayItem", rule: ruleText, s: r.PayItem}, check{name: "AppRemark", rule: ruleText, s: r.AppRemark})
+	if err := checkAll(cs); err != nil {
 		return nil, err
 	}
 	fs = append(fs, field{key: "amount", val: strconv.FormatInt(r.Amount, 10), num: true}, field{key: "bill_no", val: r.BillNo})
-	fs = appendOptional(fs, "payitem", r.PayItem)
-	fs = appendOptional(fs, "remark", r.AppRemark)
+	if r.PayItem != "" { // empty optional fields are neither sent nor signed
+		fs = append(fs, field{key: "payitem", val: r.PayItem})
+	}
+	if r.AppRemark != "" {
+		fs = append(fs, field{key: "remark", val: r.AppRemark})
+	}
 	return &apiCall{api: APIPay, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: v2DoneCodes[APIPay]}, nil
 }
 
@@ -85,12 +94,14 @@ func (d v2) cancelPay(r *CancelPayRequest) (*apiCall, error) {
 	if r.PayItem != "" {
 		return nil, fieldNotIn("PayItem", V2)
 	}
-	fs, err := d.head(r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP, false)
+	var arr [headChecks + 3]check
+	cs, fs, err := d.head(arr[:0], r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP, false)
 	if err != nil {
 		return nil, err
 	}
-	if err := firstError(checkBillNoV2("BillNo", r.BillNo), checkBillNoV2("RefundBillNo", r.RefundBillNo),
-		checkPositive("Amount", r.Amount)); err != nil {
+	cs = append(cs, check{name: "BillNo", rule: ruleBillNoV2, s: r.BillNo}, check{name: "RefundBillNo", rule: ruleBillNoV2, s: r.RefundBillNo},
+		check{name: "Amount", rule: rulePositive, n: r.Amount})
+	if err := checkAll(cs); err != nil {
 		return nil, err
 	}
 	if r.RefundBillNo == r.BillNo {
@@ -104,11 +115,13 @@ func (d v2) cancelPay(r *CancelPayRequest) (*apiCall, error) {
 }
 
 func (d v2) present(r *PresentRequest) (*apiCall, error) {
-	fs, err := d.head(r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP, false)
+	var arr [headChecks + 2]check
+	cs, fs, err := d.head(arr[:0], r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP, false)
 	if err != nil {
 		return nil, err
 	}
-	if err := firstError(checkBillNoV2("BillNo", r.BillNo), checkPositive("Count", r.Count)); err != nil {
+	cs = append(cs, check{name: "BillNo", rule: ruleBillNoV2, s: r.BillNo}, check{name: "Count", rule: rulePositive, n: r.Count})
+	if err := checkAll(cs); err != nil {
 		return nil, err
 	}
 	fs = append(fs, field{key: "amount", val: strconv.FormatInt(r.Count, 10), num: true}, field{key: "bill_no", val: r.BillNo})
@@ -116,11 +129,12 @@ func (d v2) present(r *PresentRequest) (*apiCall, error) {
 }
 
 func (d v2) queryOrder(r *QueryOrderRequest) (*apiCall, error) {
-	fs, err := d.head(r.OpenID, r.SessionKey, r.ZoneID, "", r.UserIP, false)
+	var arr [headChecks + 1]check
+	cs, fs, err := d.head(arr[:0], r.OpenID, r.SessionKey, r.ZoneID, "", r.UserIP, false)
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckOutTradeNo(r.OutTradeNo, true); err != nil {
+	if err := checkAll(append(cs, check{name: "OutTradeNo", rule: ruleQueryOutTradeNo, s: r.OutTradeNo})); err != nil {
 		return nil, err
 	}
 	if r.Kind != CoinOrder && r.Kind != ItemOrder {
@@ -167,26 +181,26 @@ func (d v2) gameItem(r *GameItemRequest) (*GameItemPayment, error) {
 	return &GameItemPayment{SignData: string(data), PaySig: paySig, Signature: signature}, nil
 }
 
-// head checks the fields every 2.0 request carries and returns them in
-// body order, ts left for frame to fill. getbalance's official example
+// head appends to cs the checks of the fields every 2.0 request carries and
+// returns those fields in body order, ts left for frame to fill; the caller
+// adds its own checks and runs them all at once. getbalance's official example
 // puts offer_id first; the other pages put openid first: both are kept, so
 // the documented bodies come out byte for byte. user_ip is sent when given:
 // the tables say required, every official example leaves it out.
-func (d v2) head(openID, sessionKey, zoneID, pf, userIP string, offerFirst bool) ([]field, error) {
+func (d v2) head(cs []check, openID, sessionKey, zoneID, pf, userIP string, offerFirst bool) ([]check, []field, error) {
 	if pf != "" {
-		return nil, fieldNotIn("PF", V2)
+		return nil, nil, fieldNotIn("PF", V2)
 	}
 	// Every 2.0 API takes the signature, which only the session_key makes.
 	if sessionKey == "" {
-		return nil, invalid("SessionKey", "required in virtual payment %s (every API is signed with it)", V2)
+		return nil, nil, invalid("SessionKey", "required in virtual payment %s (every API is signed with it)", V2)
 	}
-	if err := checkSessionKey(sessionKey); err != nil {
-		return nil, err
+	zone := zoneID
+	if zone == "" {
+		zone = DefaultZoneID
 	}
-	zone, err := checkPlayer(openID, zoneID, userIP)
-	if err != nil {
-		return nil, err
-	}
+	cs = append(cs, check{name: "SessionKey", rule: ruleSessionKey, s: sessionKey}, check{name: "OpenID", rule: ruleOpenID, s: openID},
+		check{name: "ZoneID", rule: ruleZoneID, s: zone}, check{name: "UserIP", rule: ruleUserIP, s: userIP})
 	fs := make([]field, 0, 12)
 	if offerFirst {
 		fs = append(fs, field{key: "offer_id", val: d.offerID}, field{key: "openid", val: openID})
@@ -195,53 +209,30 @@ func (d v2) head(openID, sessionKey, zoneID, pf, userIP string, offerFirst bool)
 	}
 	fs = append(fs, field{key: "ts", num: true}, field{key: "zone_id", val: zone},
 		field{key: "env", val: strconv.Itoa(int(d.env)), num: true})
-	return appendOptional(fs, "user_ip", userIP), nil
+	if userIP != "" {
+		fs = append(fs, field{key: "user_ip", val: userIP})
+	}
+	return cs, fs, nil
 }
 
-// checkBillNoV2 accepts 2.0's bill_no: 1 to 63 of [0-9A-Za-z_-], not
-// starting with '_'.
-func checkBillNoV2(name, billNo string) error {
-	if billNo == "" {
-		return invalid(name, "empty")
-	}
-	if len(billNo) > maxBillNo {
-		return invalid(name, "longer than %d characters", maxBillNo)
-	}
-	if billNo[0] == '_' {
-		return invalid(name, "must not start with '_' in virtual payment %s", V2)
-	}
-	for i := 0; i < len(billNo); i++ {
-		if !isIDByte(billNo[i]) {
-			return invalid(name, "character %q not allowed in virtual payment %s (want 0-9 A-Z a-z _ -)", billNo[i], V2)
-		}
-	}
-	return nil
-}
+// headChecks is how many checks head adds.
+const headChecks = 4
 
-// frame fills ts, lays out the body once, and signs those very bytes: what is
-// signed is what is sent, with no re-encoding in between.
+// frame lays out the body once with ts filled and has those very bytes
+// signed, in one pass (encodeSignedBody): what is signed is what is sent,
+// with no re-encoding in between.
 func (d v2) frame(cl *apiCall, tok string, ts int64) (path, query string, body []byte) {
 	path, ok := d.paths[cl.api]
 	if !ok {
 		path = V2Path(cl.api)
 	}
-	var arr [16]field
-	fs := append(arr[:0], cl.fields...)
-	for i := range fs {
-		if fs[i].key == "ts" {
-			fs[i].val = d.tsText.get(ts, decimal)
-		}
-	}
-	// Its own slice: the transport may still read it after Do returns.
-	body = appendObject(make([]byte, 0, bodySize(fs)), fs)
-	return path, d.signQuery(path, body, cl.sessionKey, tok), body
+	body, paySig, signature := encodeSignedBody(cl.fields, ts, d.tsText, d.key, path, cl.sessionKey)
+	return path, signQuery(&paySig, &signature, tok), body
 }
 
 // signQuery is the query of an attempt: the access_token, signature (the
-// session_key) and pay_sig (the AppKey) over body, the signatures written
-// straight into it, one allocation in all.
-func (d v2) signQuery(path string, body []byte, sessionKey, tok string) string {
-	paySig, signature := d.signHex(path, body, sessionKey)
+// session_key) and pay_sig (the AppKey), written in one allocation.
+func signQuery(paySig, signature *sigHex, tok string) string {
 	tq := url.QueryEscape(tok)
 	var q strings.Builder
 	q.Grow(len("access_token=&signature=&sig_method=hmac_sha256&pay_sig=") + len(tq) + len(paySig) + len(signature))
@@ -257,27 +248,9 @@ func (d v2) signQuery(path string, body []byte, sessionKey, tok string) string {
 // signBody computes pay_sig with the AppKey's pads and signature with the
 // session_key, over the same bytes.
 func (d v2) signBody(path string, body []byte, sessionKey string) (paySig, signature string) {
-	p, sg := d.signHex(path, body, sessionKey)
+	var p, sg sigHex
+	signBodyHex(d.key, path, body, sessionKey, &p, &sg)
 	return string(p[:]), string(sg[:])
-}
-
-// sigHex is a signature in lowercase hex.
-type sigHex [2 * sha256.Size]byte
-
-// signHex is signBody into arrays, for a caller that writes them on.
-func (d v2) signHex(path string, body []byte, sessionKey string) (paySig, signature sigHex) {
-	bp := d.key.buf()
-	buf := d.key.pads.start(*bp)
-	buf = append(buf, path...)
-	buf = append(buf, '&')
-	buf = append(buf, body...)
-	d.key.pads.appendSumHex(paySig[:0], buf)
-	pads := newHMACKey(sessionKey)
-	buf = append(pads.start(buf), body...)
-	pads.appendSumHex(signature[:0], buf)
-	// The buffer held the key pads: put wipes it before reuse.
-	d.key.put(bp, buf)
-	return paySig, signature
 }
 
 // v2Answer is the answer fields under 2.0's names, which normalize maps onto

@@ -112,6 +112,83 @@ func checkOutTradeNo(outTradeNo string, platformMade bool) error {
 	return nil
 }
 
+// check is one request field to check before sending, as data: the Go
+// field's name, the rule and the value. A dialect lists a request's checks
+// in the order they are reported and checkAll runs them in one pass, so the
+// rules are here once for both versions.
+type check struct {
+	name string
+	rule rule
+	s    string
+	n    int64
+}
+
+// rule says how a check's value is checked.
+type rule uint8
+
+const (
+	ruleSessionKey      rule = iota + 1 // checkSessionKey
+	ruleOpenID                          // checkID up to maxIDLen
+	ruleZoneID                          // checkZoneID
+	ruleUserIP                          // checkIP when given
+	ruleBillNoV2                        // checkBillNoV2
+	rulePositive                        // n > 0
+	ruleText                            // checkText
+	ruleQueryOutTradeNo                 // checkOutTradeNo, the platform's own ids allowed
+)
+
+// checkAll runs cs in order and returns the first problem.
+func checkAll(cs []check) error {
+	for i := range cs {
+		c := &cs[i]
+		var err error
+		switch c.rule {
+		case ruleSessionKey:
+			err = checkSessionKey(c.s)
+		case ruleOpenID:
+			err = checkID(c.name, c.s, maxIDLen)
+		case ruleZoneID:
+			err = checkZoneID(c.s)
+		case ruleUserIP:
+			if c.s != "" {
+				err = checkIP(c.s)
+			}
+		case ruleBillNoV2:
+			err = checkBillNoV2(c.name, c.s)
+		case rulePositive:
+			err = checkPositive(c.name, c.n)
+		case ruleText:
+			err = checkText(c.name, c.s)
+		case ruleQueryOutTradeNo:
+			err = checkOutTradeNo(c.s, true)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkBillNoV2 accepts 2.0's bill_no: 1 to 63 of [0-9A-Za-z_-], not
+// starting with '_'.
+func checkBillNoV2(name, billNo string) error {
+	if billNo == "" {
+		return invalid(name, "empty")
+	}
+	if len(billNo) > maxBillNo {
+		return invalid(name, "longer than %d characters", maxBillNo)
+	}
+	if billNo[0] == '_' {
+		return invalid(name, "must not start with '_' in virtual payment %s", V2)
+	}
+	for i := 0; i < len(billNo); i++ {
+		if !isIDByte(billNo[i]) {
+			return invalid(name, "character %q not allowed in virtual payment %s (want 0-9 A-Z a-z _ -)", billNo[i], V2)
+		}
+	}
+	return nil
+}
+
 // firstError returns the first non-nil error: checks in field order.
 func firstError(errs ...error) error {
 	for _, err := range errs {
@@ -300,6 +377,43 @@ func (h *hmacKey) appendSumHex(dst, buf []byte) []byte {
 	copy(outer[sha256.BlockSize:], inner[:])
 	sum := sha256.Sum256(outer[:])
 	return hex.AppendEncode(dst, sum[:])
+}
+
+// encodeSignedBody is a 2.0 attempt's body and signatures in one pass: fs
+// laid out with ts filled (its text kept in tsText), then pay_sig (key,
+// over path + "&" + body) and signature (sessionKey, over body) of those
+// very bytes. The body is its own slice: the transport may still read it
+// after Do returns.
+func encodeSignedBody(fs []field, ts int64, tsText *memo[int64], key *appKey, path, sessionKey string) (body []byte, paySig, signature sigHex) {
+	var arr [16]field
+	stamped := append(arr[:0], fs...)
+	for i := range stamped {
+		if stamped[i].key == "ts" {
+			stamped[i].val = tsText.get(ts, decimal)
+		}
+	}
+	body = appendObject(make([]byte, 0, bodySize(stamped)), stamped)
+	signBodyHex(key, path, body, sessionKey, &paySig, &signature)
+	return body, paySig, signature
+}
+
+// sigHex is a signature in lowercase hex.
+type sigHex [2 * sha256.Size]byte
+
+// signBodyHex writes 2.0's two signatures of body: paySig with the AppKey's
+// pads over path + "&" + body, signature with the session_key over body.
+func signBodyHex(key *appKey, path string, body []byte, sessionKey string, paySig, signature *sigHex) {
+	bp := key.buf()
+	buf := key.pads.start(*bp)
+	buf = append(buf, path...)
+	buf = append(buf, '&')
+	buf = append(buf, body...)
+	key.pads.appendSumHex(paySig[:0], buf)
+	pads := newHMACKey(sessionKey)
+	buf = append(pads.start(buf), body...)
+	pads.appendSumHex(signature[:0], buf)
+	// The buffer held the key pads: put wipes it before reuse.
+	key.put(bp, buf)
 }
 
 // appKey is a client's AppKey, ready to sign with: its HMAC pads, made once,
