@@ -6,7 +6,7 @@ import "context"
 // coins, so it is always safe to call again. In 2.0, r.RechargeCenter asks
 // for the recharge-centre balance (coin_type=1) instead of the game's.
 func (c *Client) GetBalance(ctx context.Context, r BalanceRequest) (*BalanceResponse, error) {
-	cl, err := c.d.balance(&r)
+	cl, err := c.d.balance(r)
 	if err != nil {
 		return nil, c.invalidCall(ctx, APIGetBalance, false, inVersion(err, c.d.version()))
 	}

@@ -51,7 +51,7 @@ func benchPayFor(v Version) PayRequest {
 }
 
 func benchCall(b *testing.B) *apiCall {
-	cl, err := v1{}.pay(&benchPay)
+	cl, err := v1{}.pay(benchPay)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -364,7 +364,7 @@ func v2Bench(b *testing.B) (*Client, []byte) {
 	}
 	r := benchPay
 	r.PF, r.SessionKey = "", testSessionKey
-	cl, err := c.d.pay(&r)
+	cl, err := c.d.pay(r)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -307,8 +307,11 @@ func (v *flexBool) UnmarshalJSON(b []byte) error {
 //     the lookup (90013) is definite only while no attempt of the settle
 //     itself was unclear: such an attempt can still land after it.
 func (c *Client) do(ctx context.Context, cl *apiCall, out *apiResponse) (err error) {
-	ctx, obs := c.startCall(ctx, cl)
-	if obs != nil {
+	// Without an Observer the hooks are skipped here, not entered: the
+	// path reads no clock and allocates nothing for them.
+	var obs *callObs
+	if c.observer != nil {
+		ctx, obs = c.startCall(ctx, cl)
 		defer func() { obs.end(out, err) }()
 	}
 	tok, err := c.token(ctx, cl)
@@ -322,9 +325,14 @@ func (c *Client) do(ctx context.Context, cl *apiCall, out *apiResponse) (err err
 	refreshed := false
 	retries := 0
 	for attempt := 1; ; attempt++ {
-		began := obs.now()
+		var began time.Time
+		if obs != nil {
+			began = obs.now()
+		}
 		res := c.attempt(ctx, cl, tok, out, attempt)
-		obs.attempted(attempt, began, res)
+		if obs != nil {
+			obs.attempted(attempt, began, res)
+		}
 		var v verdict
 		v, unclear = classify(cl, unclear, res)
 		switch {
@@ -509,7 +517,7 @@ func (c *Client) attempt(ctx context.Context, cl *apiCall, tok string, out *apiR
 		return result{err: fmt.Errorf("midas: %s%s: %w", cl.api, billSuffix(cl.billNo), err), retryable: true, ambiguous: true}
 	}
 	*out = apiResponse{}
-	err = checkResponse(resp, cl.api, cl.billNo, c.d.version(), out)
+	err = checkResponse(resp, cl.api, cl.billNo, c.version, out)
 	if err != nil {
 		return answerResult(err)
 	}

@@ -28,7 +28,7 @@ func (c *Client) SettleCancelPay(ctx context.Context, r CancelPayRequest) (*Canc
 }
 
 func (c *Client) cancelPay(ctx context.Context, r CancelPayRequest, settling bool) (*CancelPayResponse, error) {
-	cl, err := c.d.cancelPay(&r)
+	cl, err := c.d.cancelPay(r)
 	if err != nil {
 		return nil, c.invalidCall(ctx, APICancelPay, settling, inVersion(err, c.d.version()))
 	}

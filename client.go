@@ -37,6 +37,7 @@ type Client struct {
 	env            Env
 	tokens         TokenSource
 	d              dialect // what differs between 1.0 and 2.0, with its own state
+	version        Version // d's, kept here so an answer's error needs no call into d
 	settings
 }
 
@@ -67,7 +68,7 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		return nil, &configError{problems: problems}
 	}
 	return &Client{appID: cfg.AppID, offerID: cfg.OfferID, appKey: cfg.AppKey, env: cfg.Env, tokens: cfg.AccessToken,
-		settings: s, d: newDialect(cfg)}, nil
+		settings: s, d: newDialect(cfg), version: cfg.Version}, nil
 }
 
 // problems lists what is missing or invalid in cfg, in field order. No

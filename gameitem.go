@@ -43,7 +43,7 @@ const gameItemURI = "requestMidasPaymentGameItem"
 // buyer's session_key. Nothing is sent: the client pays, and WeChat pushes
 // the delivery to the game server (see package push).
 func (c *Client) SignGameItem(r GameItemRequest) (*GameItemPayment, error) {
-	p, err := c.d.gameItem(&r)
+	p, err := c.d.gameItem(r)
 	if err != nil {
 		return nil, inVersion(err, c.d.version())
 	}

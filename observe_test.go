@@ -38,7 +38,7 @@ func TestTelemetryOffAllocatesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := c.d.pay(&benchPay)
+	cl, err := c.d.pay(benchPay)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func (c *Client) SettlePay(ctx context.Context, r PayRequest) (*PayResponse, err
 }
 
 func (c *Client) pay(ctx context.Context, r PayRequest, settling bool) (*PayResponse, error) {
-	cl, err := c.d.pay(&r)
+	cl, err := c.d.pay(r)
 	if err != nil {
 		return nil, c.invalidCall(ctx, APIPay, settling, inVersion(err, c.d.version()))
 	}

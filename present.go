@@ -17,7 +17,7 @@ func (c *Client) SettlePresent(ctx context.Context, r PresentRequest) (*PresentR
 }
 
 func (c *Client) present(ctx context.Context, r PresentRequest, settling bool) (*PresentResponse, error) {
-	cl, err := c.d.present(&r)
+	cl, err := c.d.present(r)
 	if err != nil {
 		return nil, c.invalidCall(ctx, APIPresent, settling, inVersion(err, c.d.version()))
 	}

@@ -11,7 +11,7 @@ import (
 // backstop for a delivery push that was lost: poll it after a purchase.
 // An unknown out_trade_no is errcode 90019, ErrOrderNotFound.
 func (c *Client) QueryOrder(ctx context.Context, r QueryOrderRequest) (*QueryOrderResponse, error) {
-	cl, err := c.d.queryOrder(&r)
+	cl, err := c.d.queryOrder(r)
 	if err != nil {
 		return nil, c.invalidCall(ctx, APIQueryOrder, false, inVersion(err, c.d.version()))
 	}

@@ -30,7 +30,7 @@ func tokenQueryOf(tok string) string { return "access_token=" + url.QueryEscape(
 
 func (v1) version() Version { return V1 }
 
-func (v1) balance(r *BalanceRequest) (*apiCall, error) {
+func (v1) balance(r BalanceRequest) (*apiCall, error) {
 	if r.RechargeCenter {
 		return nil, fieldNotIn("RechargeCenter", V1)
 	}
@@ -41,7 +41,7 @@ func (v1) balance(r *BalanceRequest) (*apiCall, error) {
 	return &apiCall{api: APIGetBalance, sessionKey: r.SessionKey, fields: fs}, nil
 }
 
-func (v1) pay(r *PayRequest) (*apiCall, error) {
+func (v1) pay(r PayRequest) (*apiCall, error) {
 	fs, err := v1PlayerFields(r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP)
 	if err != nil {
 		return nil, err
@@ -56,7 +56,7 @@ func (v1) pay(r *PayRequest) (*apiCall, error) {
 	return &apiCall{api: APIPay, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: v1DoneCodes[APIPay]}, nil
 }
 
-func (v1) cancelPay(r *CancelPayRequest) (*apiCall, error) {
+func (v1) cancelPay(r CancelPayRequest) (*apiCall, error) {
 	if r.RefundBillNo != "" {
 		return nil, fieldNotIn("RefundBillNo", V1)
 	}
@@ -75,7 +75,7 @@ func (v1) cancelPay(r *CancelPayRequest) (*apiCall, error) {
 	return &apiCall{api: APICancelPay, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: v1DoneCodes[APICancelPay]}, nil
 }
 
-func (v1) present(r *PresentRequest) (*apiCall, error) {
+func (v1) present(r PresentRequest) (*apiCall, error) {
 	fs, err := v1PlayerFields(r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP)
 	if err != nil {
 		return nil, err
@@ -87,11 +87,11 @@ func (v1) present(r *PresentRequest) (*apiCall, error) {
 	return &apiCall{api: APIPresent, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: v1DoneCodes[APIPresent]}, nil
 }
 
-func (v1) queryOrder(*QueryOrderRequest) (*apiCall, error) {
+func (v1) queryOrder(QueryOrderRequest) (*apiCall, error) {
 	return nil, invalid("QueryOrder", "not an API of virtual payment %s (queryorderinfo is 2.0 only)", V1)
 }
 
-func (v1) gameItem(*GameItemRequest) (*GameItemPayment, error) {
+func (v1) gameItem(GameItemRequest) (*GameItemPayment, error) {
 	return nil, invalid("SignGameItem", "item purchases are virtual payment %s only; this client is %s", V2, V1)
 }
 

@@ -43,7 +43,7 @@ const APIQueryOrder = "queryorderinfo"
 
 func (v2) version() Version { return V2 }
 
-func (d v2) balance(r *BalanceRequest) (*apiCall, error) {
+func (d v2) balance(r BalanceRequest) (*apiCall, error) {
 	zone := r.ZoneID
 	if r.RechargeCenter {
 		// The recharge-centre balance has one zone, "1".
@@ -66,7 +66,7 @@ func (d v2) balance(r *BalanceRequest) (*apiCall, error) {
 	return &apiCall{api: APIGetBalance, sessionKey: r.SessionKey, fields: fs}, nil
 }
 
-func (d v2) pay(r *PayRequest) (*apiCall, error) {
+func (d v2) pay(r PayRequest) (*apiCall, error) {
 	var arr [headChecks + 4]check
 	cs, fs, err := d.head(arr[:0], r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP, false)
 	if err != nil {
@@ -90,7 +90,7 @@ func (d v2) pay(r *PayRequest) (*apiCall, error) {
 // cancelPay returns r.Amount coins of the pay r.BillNo. The refund has its
 // own id, r.RefundBillNo, which is its idempotency key: a retry keeps it,
 // and a repeat is answered 90012.
-func (d v2) cancelPay(r *CancelPayRequest) (*apiCall, error) {
+func (d v2) cancelPay(r CancelPayRequest) (*apiCall, error) {
 	if r.PayItem != "" {
 		return nil, fieldNotIn("PayItem", V2)
 	}
@@ -114,7 +114,7 @@ func (d v2) cancelPay(r *CancelPayRequest) (*apiCall, error) {
 	return &apiCall{api: APICancelPay, billNo: r.RefundBillNo, sessionKey: r.SessionKey, fields: fs, doneCode: v2DoneCodes[APICancelPay]}, nil
 }
 
-func (d v2) present(r *PresentRequest) (*apiCall, error) {
+func (d v2) present(r PresentRequest) (*apiCall, error) {
 	var arr [headChecks + 2]check
 	cs, fs, err := d.head(arr[:0], r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP, false)
 	if err != nil {
@@ -128,7 +128,7 @@ func (d v2) present(r *PresentRequest) (*apiCall, error) {
 	return &apiCall{api: APIPresent, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: v2DoneCodes[APIPresent]}, nil
 }
 
-func (d v2) queryOrder(r *QueryOrderRequest) (*apiCall, error) {
+func (d v2) queryOrder(r QueryOrderRequest) (*apiCall, error) {
 	var arr [headChecks + 1]check
 	cs, fs, err := d.head(arr[:0], r.OpenID, r.SessionKey, r.ZoneID, "", r.UserIP, false)
 	if err != nil {
@@ -147,7 +147,7 @@ func (d v2) queryOrder(r *QueryOrderRequest) (*apiCall, error) {
 // gameItem lays out an item order's signData (mode goods, the client's
 // offer_id and env, CNY, platform android, then the order) and signs those
 // bytes as a body: paySig with the AppKey, signature with the session_key.
-func (d v2) gameItem(r *GameItemRequest) (*GameItemPayment, error) {
+func (d v2) gameItem(r GameItemRequest) (*GameItemPayment, error) {
 	if r.SessionKey == "" {
 		return nil, invalid("SessionKey", "required: the order's signature is keyed with it")
 	}

@@ -13,14 +13,14 @@ type dialect interface {
 
 	// The request builders check r and return its call. On an error nothing
 	// is sent; the error is an *InvalidRequestError naming the field.
-	balance(r *BalanceRequest) (*apiCall, error)
-	pay(r *PayRequest) (*apiCall, error)
-	cancelPay(r *CancelPayRequest) (*apiCall, error)
-	present(r *PresentRequest) (*apiCall, error)
-	queryOrder(r *QueryOrderRequest) (*apiCall, error)
+	balance(r BalanceRequest) (*apiCall, error)
+	pay(r PayRequest) (*apiCall, error)
+	cancelPay(r CancelPayRequest) (*apiCall, error)
+	present(r PresentRequest) (*apiCall, error)
+	queryOrder(r QueryOrderRequest) (*apiCall, error)
 
 	// gameItem checks r and builds and signs an item order (2.0 only).
-	gameItem(r *GameItemRequest) (*GameItemPayment, error)
+	gameItem(r GameItemRequest) (*GameItemPayment, error)
 
 	// frame stamps cl with ts, signs it and returns the path, the query
 	// string (access_token included) and the body of one attempt. Every
