@@ -278,12 +278,20 @@ func (v2) answerName(name string) string {
 }
 
 func (v2) normalize(r *apiResponse) {
-	r.GenBalance = r.GenBalance.or(r.PresentBalance)
-	r.SaveAmt = r.SaveAmt.or(r.SumSave)
-	r.SaveSum = r.SaveSum.or(r.SumBalance)
-	r.CostSum = r.CostSum.or(r.SumCost)
-	r.PresentSum = r.PresentSum.or(r.SumPresent)
-	r.UsedGenAmt = r.UsedGenAmt.or(r.UsedPresentAmount).or(r.UsedGenBalance)
+	fill(&r.GenBalance, r.PresentBalance)
+	fill(&r.SaveAmt, r.SumSave)
+	fill(&r.SaveSum, r.SumBalance)
+	fill(&r.CostSum, r.SumCost)
+	fill(&r.PresentSum, r.SumPresent)
+	fill(&r.UsedGenAmt, r.UsedPresentAmount)
+	fill(&r.UsedGenAmt, r.UsedGenBalance)
+}
+
+// fill sets *n to alt when the answer lacked n under the shared name.
+func fill(n *optInt, alt optInt) {
+	if !n.ok {
+		*n = alt
+	}
 }
 
 // v2Errcodes is 2.0's errcode table, the one place these are written for
