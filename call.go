@@ -295,7 +295,7 @@ func (v *flexBool) UnmarshalJSON(b []byte) error {
 }
 
 // do sends cl, retrying what is safe to retry, and decodes the answer into
-// out. See the package doc and README "Retries and failures" for the
+// out. See the package doc and docs/retries.md for the
 // contract; in short:
 //   - an attempt that provably never reached the server is not ambiguous;
 //   - an attempt that may have been applied makes the call unclear, and an

@@ -81,7 +81,7 @@ const (
 // the sentinel it matches and what it means in that version, in words. The
 // two tables (v1Errcodes, v2Errcodes) are the one place an errcode's meaning
 // is written: APIError.Is, APIError.Error, APIError.Meaning, CodeText, the
-// midas command and README's table all read them.
+// midas command and the table in docs/errors.md all read them.
 type errcode struct {
 	code    int
 	err     error
