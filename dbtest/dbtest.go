@@ -221,7 +221,10 @@ func asPostgresUser(cmd *exec.Cmd, dir string) error {
 	if err := os.Chown(dir, uid, gid); err != nil {
 		return err
 	}
-	setCredential(cmd, uint32(uid), uint32(gid))
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	return nil
 }
 

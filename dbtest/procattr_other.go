@@ -2,16 +2,7 @@
 
 package dbtest
 
-import (
-	"os/exec"
-	"syscall"
-)
+import "os/exec"
 
-func setCredential(cmd *exec.Cmd, uid, gid uint32) {
-	if cmd.SysProcAttr == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{}
-	}
-	cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uid, Gid: gid}
-}
-
+// setParentDeathSignal is Linux only; elsewhere Main's stop is the only end.
 func setParentDeathSignal(*exec.Cmd) {}
