@@ -87,8 +87,17 @@ type settings struct {
 
 // WithLogger logs through l: rejections at Warn, handler failures at Error,
 // ignored and mock pushes at Info or Debug. Nothing is logged without it. No
-// log line holds the Token, a key or a decrypted body.
-func WithLogger(l *slog.Logger) Option { return func(s *settings) { s.logger = l } }
+// log line holds the Token, a key or a decrypted body. A nil l is refused,
+// as midas.WithLogger refuses it: leave the option out to log nothing.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *settings) {
+		if l == nil {
+			s.err = errors.New("push: WithLogger needs a logger (leave the option out to log nothing)")
+			return
+		}
+		s.logger = l
+	}
+}
 
 // WithDeduper runs each handler at most once per key through d (see [Deduper]):
 // item deliveries keyed on Env and OutTradeNo ([ItemKey]), coin top-ups on
@@ -96,8 +105,16 @@ func WithLogger(l *slog.Logger) Option { return func(s *settings) { s.logger = l
 // ([RefundKey]; a refund push without a RefundId is not deduplicated). Use a
 // shared store ([SQLDeduper]) when several instances receive pushes. When d
 // is a [ClaimDeduper] the handler claims with BeginClaim and marks done or
-// releases that claim, not the key.
-func WithDeduper(d Deduper) Option { return func(s *settings) { s.deduper = d } }
+// releases that claim, not the key. A nil d is refused.
+func WithDeduper(d Deduper) Option {
+	return func(s *settings) {
+		if d == nil {
+			s.err = errors.New("push: WithDeduper needs a Deduper")
+			return
+		}
+		s.deduper = d
+	}
+}
 
 // WithMaxBodyBytes sets the largest body read; a larger one is rejected with
 // HTTP 413. n must be positive; the default is [DefaultMaxBodyBytes].

@@ -2,6 +2,7 @@ package push
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -23,8 +24,17 @@ type Observer interface {
 	ObservePush(ctx context.Context, o Observation)
 }
 
-// WithObserver reports every POST to o (see [Observer]).
-func WithObserver(o Observer) Option { return func(s *settings) { s.observer = o } }
+// WithObserver reports every POST to o (see [Observer]). A nil o is
+// refused, as midas.WithObserver refuses it.
+func WithObserver(o Observer) Option {
+	return func(s *settings) {
+		if o == nil {
+			s.err = errors.New("push: WithObserver needs an Observer")
+			return
+		}
+		s.observer = o
+	}
+}
 
 // Observation is one push as the handler saw it.
 type Observation struct {
