@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -218,6 +220,124 @@ func BenchmarkLoopback(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkLoopbackPaired measures BenchmarkLoopback's ratio within one
+// process, in rounds of 1,024 calls of each contender, so that both meet the
+// same heap, caches and machine however its speed drifts (separate processes
+// differ by more than the SDK's share of a loopback call). At one goroutine
+// the calls of a round alternate one by one (pay, bare, bare, pay, …), each
+// timed; at 64 the contenders run as two phases of the round, in an order
+// that alternates between rounds (a phase allocates several MB, so it pays
+// for its own garbage collections). It reports the median, min and max of
+// the per-round ratios (pay ÷ bare) and each side's time per call; ns/op is
+// one pay plus one bare POST.
+func BenchmarkLoopbackPaired(b *testing.B) {
+	srv := cannedServer()
+	defer srv.Close()
+	for _, v := range []Version{V1, V2} {
+		for _, n := range []int{1, 64} {
+			b.Run(fmt.Sprintf("%s/goroutines=%d", benchVersionName(v), n), func(b *testing.B) {
+				sent := capturePay(b, v)
+				u := srv.URL + sent.path + "?" + sent.rawQuery
+				hb, hp := benchHTTPClient(), benchHTTPClient()
+				defer hb.CloseIdleConnections()
+				defer hp.CloseIdleConnections()
+				bare := func() error {
+					resp, err := hb.Post(u, "application/json", bytes.NewReader(sent.body))
+					if err != nil {
+						return err
+					}
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					return err
+				}
+				c := benchClientV(b, v, WithBaseURL(srv.URL), WithHTTPClient(hp))
+				ctx, req := context.Background(), benchPayFor(v)
+				pay := func() error {
+					_, err := c.Pay(ctx, req)
+					return err
+				}
+				const phase = 1024 // calls per contender per round
+				// A first round, not counted: connections open, caches warm.
+				if err := errors.Join(runPhase(n, phase, bare), runPhase(n, phase, pay)); err != nil {
+					b.Fatal(err)
+				}
+				fns := [2]func() error{pay, bare}
+				var total [2]time.Duration
+				var ratios []float64
+				b.ReportAllocs()
+				b.ResetTimer()
+				for done, round := 0, 0; done < b.N; round++ {
+					calls := min(phase, b.N-done)
+					var took [2]time.Duration
+					if n == 1 {
+						for i := 0; i < calls; i++ {
+							for j := range 2 {
+								k := (i + j) % 2 // pay first in even calls, bare first in odd ones
+								t0 := time.Now()
+								if err := fns[k](); err != nil {
+									b.Fatal(err)
+								}
+								took[k] += time.Since(t0)
+							}
+						}
+					} else {
+						for j := range 2 {
+							k := (round + j) % 2 // pay first in even rounds, bare first in odd ones
+							t0 := time.Now()
+							if err := runPhase(n, calls, fns[k]); err != nil {
+								b.Fatal(err)
+							}
+							took[k] = time.Since(t0)
+						}
+					}
+					total[0] += took[0]
+					total[1] += took[1]
+					ratios = append(ratios, float64(took[0])/float64(took[1]))
+					done += calls
+				}
+				sort.Float64s(ratios)
+				b.ReportMetric(ratios[len(ratios)/2], "pay/bare")
+				b.ReportMetric(ratios[0], "min")
+				b.ReportMetric(ratios[len(ratios)-1], "max")
+				b.ReportMetric(float64(total[0].Nanoseconds())/float64(b.N), "pay-ns")
+				b.ReportMetric(float64(total[1].Nanoseconds())/float64(b.N), "bare-ns")
+			})
+		}
+	}
+}
+
+// runPhase makes calls calls of fn over n goroutines.
+func runPhase(n, calls int, fn func() error) error {
+	if n == 1 {
+		for i := 0; i < calls; i++ {
+			if err := fn(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var next atomic.Int64
+	errs := make(chan error, n)
+	for g := 0; g < n; g++ {
+		go func() {
+			for next.Add(1) <= int64(calls) {
+				if err := fn(); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	var first error
+	for g := 0; g < n; g++ {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // benchVersionName names a version in benchmark names: v1, v2.

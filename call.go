@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,15 +58,52 @@ func (c *Client) newRequest(ctx context.Context, cl *apiCall, tok string) (*http
 	if err != nil {
 		return nil, fmt.Errorf("midas: %s: build request: %w", cl.api, err)
 	}
-	// The URL is the base parsed once, with the path and the query set:
-	// no parsing per call.
-	u := *c.base
+	// The URL is the base parsed once, with the path and the query set,
+	// written over the empty one the request came with: no parsing and no
+	// second URL per call.
+	u := req.URL
+	*u = *c.base
 	u.Path += path
 	u.RawPath = ""
 	u.RawQuery = query
-	req.URL, req.Host = &u, u.Host
+	req.Host = u.Host
 	req.Header["Content-Type"] = jsonContentType
 	return req, nil
+}
+
+// send sends req once, as c.httpClient.Do would: no redirect followed (a 3xx
+// is the answer), errors as a *url.Error. Do's own work is for redirects and
+// cookies; without a cookie jar the transport is called directly, saving
+// the header copy Do makes for redirects it would never follow. Timeouts
+// are the request context's (exchangeContext).
+func (c *Client) send(req *http.Request) (*http.Response, error) {
+	hc := c.httpClient
+	if hc.Jar != nil {
+		return hc.Do(req)
+	}
+	resp, err := hc.Transport.RoundTrip(req)
+	if err != nil {
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		// As Do: a TLS client talking to a plain HTTP server.
+		if tlsErr, ok := err.(tls.RecordHeaderError); ok && string(tlsErr.RecordHeader[:]) == "HTTP/" {
+			err = http.ErrSchemeMismatch
+		}
+		return nil, &url.Error{Op: "Post", URL: sanitizeURL(req.URL.Redacted()), Err: err}
+	}
+	if resp == nil {
+		return nil, &url.Error{Op: "Post", URL: sanitizeURL(req.URL.Redacted()),
+			Err: fmt.Errorf("http: RoundTripper implementation (%T) returned a nil *Response with a nil error", hc.Transport)}
+	}
+	if resp.Body == nil {
+		if resp.ContentLength > 0 {
+			return nil, &url.Error{Op: "Post", URL: sanitizeURL(req.URL.Redacted()),
+				Err: fmt.Errorf("http: RoundTripper implementation (%T) returned a *Response with content length %d but a nil Body", hc.Transport, resp.ContentLength)}
+		}
+		resp.Body = http.NoBody
+	}
+	return resp, nil
 }
 
 // jsonContentType is the Content-Type of every request, shared: net/http
@@ -503,7 +541,7 @@ func (c *Client) attempt(ctx context.Context, cl *apiCall, tok string, out *apiR
 	}
 	// Whether to retry after an error also depends on the caller's context,
 	// which do checks.
-	resp, err := c.httpClient.Do(req)
+	resp, err := c.send(req)
 	if err == nil && c.observer != nil {
 		defer func(status int) { res.status = status }(resp.StatusCode)
 	}
@@ -555,30 +593,25 @@ func answerResult(err error) result {
 
 // connTrace records whether an attempt ever had a connection: an error
 // before that point proves the request was never sent. Its hooks live in
-// the same allocation. It is not reused: a dial begun for the attempt may
-// report after the attempt ended.
+// the same allocation. It is not reused: a hook may report after the
+// attempt ended. It has no net-level hook (ConnectDone): with one,
+// httptrace allocates three more objects per request; a failed dial is
+// known from the error instead (neverConnected).
 type connTrace struct {
-	mu        sync.Mutex
-	gotConn   bool
-	dialOrTLS bool // a dial or TLS handshake failed
-	hooks     httptrace.ClientTrace
+	mu      sync.Mutex
+	gotConn bool
+	tlsFail bool // a TLS handshake failed
+	hooks   httptrace.ClientTrace
 }
 
 func newConnTrace() *connTrace {
 	t := new(connTrace)
 	t.hooks = httptrace.ClientTrace{
 		GotConn: func(httptrace.GotConnInfo) { t.mu.Lock(); t.gotConn = true; t.mu.Unlock() },
-		ConnectDone: func(_, _ string, err error) {
-			if err != nil {
-				t.mu.Lock()
-				t.dialOrTLS = true
-				t.mu.Unlock()
-			}
-		},
 		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
 			if err != nil {
 				t.mu.Lock()
-				t.dialOrTLS = true
+				t.tlsFail = true
 				t.mu.Unlock()
 			}
 		},
@@ -588,25 +621,36 @@ func newConnTrace() *connTrace {
 
 // neverConnected reports whether err proves that no byte of the request
 // reached the server: no connection was had, and the error is a dial, DNS or
-// TLS handshake failure. Anything else (a mocked transport's error, a
-// timeout after connecting) stays ambiguous.
+// TLS handshake failure (a proxy's dial included). Anything else (a mocked
+// transport's error, a timeout after connecting) stays ambiguous.
 func (t *connTrace) neverConnected(err error) bool {
 	t.mu.Lock()
-	got, failed := t.gotConn, t.dialOrTLS
+	got, failed := t.gotConn, t.tlsFail
 	t.mu.Unlock()
 	if got {
 		return false
 	}
-	if failed {
+	if failed || dialFailed(err) {
 		return true
 	}
-	var opErr *net.OpError
 	var dnsErr *net.DNSError
 	var certErr *tls.CertificateVerificationError
 	var recErr tls.RecordHeaderError
 	var alert tls.AlertError
-	return (errors.As(err, &opErr) && opErr.Op == "dial") || errors.As(err, &dnsErr) ||
-		errors.As(err, &certErr) || errors.As(err, &recErr) || errors.As(err, &alert)
+	return errors.As(err, &dnsErr) || errors.As(err, &certErr) || errors.As(err, &recErr) || errors.As(err, &alert)
+}
+
+// dialFailed reports whether err's chain holds a failed dial: a *net.OpError
+// whose Op is "dial", at any depth (net/http wraps a failed dial to a proxy
+// in one whose Op is "proxyconnect").
+func dialFailed(err error) bool {
+	for err != nil {
+		if op, ok := err.(*net.OpError); ok && op.Op == "dial" {
+			return true
+		}
+		err = errors.Unwrap(err)
+	}
+	return false
 }
 
 // exchangeContext bounds one HTTP exchange (an attempt, a token fetch) by

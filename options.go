@@ -77,7 +77,9 @@ func newSettings(opts []Option) (settings, error) {
 // hc itself is not changed: the client uses one of its own with hc's Jar,
 // sending through hc's Transport (looked up on every request), whose
 // CheckRedirect refuses redirects, since following one would turn a POST
-// into a GET. hc's Timeout bounds each HTTP exchange as a context deadline:
+// into a GET. Without a Jar, API calls go to the Transport directly, ending
+// as http.Client.Do would (a 3xx is the answer, failures are *url.Error).
+// hc's Timeout bounds each HTTP exchange as a context deadline:
 // an exchange that outlives it fails with an error matching
 // context.DeadlineExceeded.
 //

@@ -149,7 +149,7 @@ func (d v1) frame(cl *apiCall, tok string, ts int64) (path, query string, body [
 	sig, mpSig := d.signFields(fs, path, tok, cl.sessionKey)
 	// The body gets its own slice: the transport may still read it after Do
 	// returns, so it cannot come from a pool.
-	body = appendBody(make([]byte, 0, bodySize(fs)), fs, sig, mpSig)
+	body = appendBody(make([]byte, 0, bodySize(fs)+v1SigRoom), fs, sig, mpSig)
 	return path, d.tokenQuery.get(tok, tokenQueryOf), body
 }
 
@@ -222,6 +222,10 @@ func (d v1) signFields(fs []field, path, tok, sessionKey string) (sig, mpSig str
 // appendBody appends the 1.0 JSON body: fields in order, then sig and,
 // when set, mp_sig. Values were checked to be valid UTF-8, so escaping is all
 // that is needed for the server to decode exactly the signed text.
+// v1SigRoom is what appendBody adds to the fields' object at most: the sig
+// and mp_sig members, each 64 hex digits.
+const v1SigRoom = len(`,"":""`) + len(keySig) + 64 + len(`,"":""`) + len(keyMpSig) + 64
+
 func appendBody(b []byte, fs []field, sig, mpSig string) []byte {
 	fs = append(fs, field{key: keySig, val: sig})
 	if mpSig != "" {

@@ -307,12 +307,31 @@ func appendMember(b []byte, f field) []byte {
 	return appendJSONString(b, f.val)
 }
 
-// bodySize is an upper bound of the body's length, so it is built in one
-// allocation.
+// bodySize is the length of fs laid out by appendObject, so that a body is
+// built in one allocation of its own size.
 func bodySize(fs []field) int {
-	n := 160 // braces, and the sig and mp_sig members
+	n := 2 + max(len(fs)-1, 0) // braces and commas
 	for _, f := range fs {
-		n += len(f.key) + 4 + 6*len(f.val) + 2
+		n += len(f.key) + 3 // quotes and colon
+		if f.num {
+			n += len(f.val)
+		} else {
+			n += jsonStringLen(f.val)
+		}
+	}
+	return n
+}
+
+// jsonStringLen is the length of s as appendJSONString writes it.
+func jsonStringLen(s string) int {
+	n := len(s) + 2
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			n++
+		case c < ' ':
+			n += 5
+		}
 	}
 	return n
 }

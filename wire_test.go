@@ -251,3 +251,39 @@ func BenchmarkDecodeAnswer(b *testing.B) {
 		})
 	}
 }
+
+// A body is made in one allocation of exactly its size: bodySize must be
+// the length appendObject writes, escapes included.
+func TestBodySizeIsExact(t *testing.T) {
+	values := []string{"", "plain", `quote"and\backslash`, "tab\there\nnewline\x01\x1f", "中文 ¥60", "</script>&"}
+	for _, v := range values {
+		for _, num := range []bool{false, true} {
+			fs := []field{{key: "openid", val: "o1"}, {key: "remark", val: v, num: num && v != ""}, {key: "amount", val: "60", num: true}}
+			for n := 0; n <= len(fs); n++ {
+				got := appendObject(nil, fs[:n])
+				assert.Equal(t, len(got), bodySize(fs[:n]), "%s", got)
+				assert.True(t, json.Valid(got) || (num && v != ""), "%s", got)
+			}
+		}
+	}
+	// Both versions' bodies fill the buffer they were given, never more.
+	for _, v := range []Version{V1, V2} {
+		c := benchClientFor(t, v)
+		r := benchPayFor(v)
+		r.AppRemark = `a "quoted"\remark`
+		cl, err := c.d.pay(r)
+		require.NoError(t, err)
+		_, _, body := c.d.frame(cl, testToken, testTS)
+		assert.True(t, json.Valid(body), "%s", body)
+		// With a session_key, 1.0's body has both signatures: no room left.
+		assert.Equal(t, len(body), cap(body), "the body is exactly its size")
+	}
+}
+
+func benchClientFor(t *testing.T, v Version) *Client {
+	cfg := testConfig(Production)
+	cfg.Version = v
+	c, err := NewClient(cfg, WithClock(fixedClock))
+	require.NoError(t, err)
+	return c
+}

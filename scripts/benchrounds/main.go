@@ -9,10 +9,12 @@
 //
 // Usage (from the repository root; scripts/bench.sh runs the usual set):
 //
-//	go run ./scripts/benchrounds [-rounds 9] [-benchtime 1s] [-pkg .] A:B [A:B ...]
+//	go run ./scripts/benchrounds [-rounds 9] [-benchtime 1s] [-pkg .] A:B|A ...
 //
 // A and B are benchmark names without the Benchmark prefix, sub-benchmarks
-// after a slash (Loopback/goroutines=1/pay). The ratio printed is A ÷ B.
+// after a slash (Loopback/goroutines=1/pay). The ratio printed is A ÷ B. A
+// name alone is run in the rounds too, for the metrics it reports (a
+// benchmark that pairs its contenders itself reports their ratio).
 package main
 
 import (
@@ -41,7 +43,7 @@ func main() {
 	pkg := flag.String("pkg", ".", "package whose benchmarks to run")
 	flag.Parse()
 	if flag.NArg() == 0 || *rounds < 1 {
-		fmt.Fprintln(os.Stderr, "usage: benchrounds [-rounds N] [-benchtime D] [-pkg P] A:B [A:B ...]")
+		fmt.Fprintln(os.Stderr, "usage: benchrounds [-rounds N] [-benchtime D] [-pkg P] A:B|A ...")
 		os.Exit(2)
 	}
 	type pair struct{ a, b string }
@@ -49,13 +51,17 @@ func main() {
 	var names []string
 	seen := map[string]bool{}
 	for _, arg := range flag.Args() {
-		a, b, ok := strings.Cut(arg, ":")
-		if !ok || a == "" || b == "" {
-			fmt.Fprintf(os.Stderr, "benchrounds: %q is not A:B\n", arg)
+		a, b, paired := strings.Cut(arg, ":")
+		if a == "" || (paired && b == "") {
+			fmt.Fprintf(os.Stderr, "benchrounds: %q is not A:B or A\n", arg)
 			os.Exit(2)
 		}
-		pairs = append(pairs, pair{a, b})
-		for _, n := range []string{a, b} {
+		contenders := []string{a}
+		if paired {
+			pairs = append(pairs, pair{a, b})
+			contenders = append(contenders, b)
+		}
+		for _, n := range contenders {
 			if !seen[n] {
 				seen[n] = true
 				names = append(names, n)
@@ -90,8 +96,10 @@ func main() {
 	}
 
 	fmt.Printf("%d rounds (+1 dropped), -benchtime %s, each run a fresh process, order alternating\n\n", *rounds, *benchtime)
-	fmt.Println("| A ÷ B | median | min–max | A ns/op (median) | B ns/op (median) | A allocs | B allocs |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
+	if len(pairs) > 0 {
+		fmt.Println("| A ÷ B | median | min–max | A ns/op (median) | B ns/op (median) | A allocs | B allocs |")
+		fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
+	}
 	for _, p := range pairs {
 		ra, rb := runs[p.a], runs[p.b]
 		ratios := make([]float64, len(ra))
