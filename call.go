@@ -151,6 +151,55 @@ type apiResponse struct {
 	alreadyProcessed bool // set by the retry loop, not decoded
 }
 
+// slot is the field named key, for decodeFlat (see slotted): the shared
+// fields here, each version's own in its answer type.
+func (r *apiResponse) slot(key []byte) (any, int) {
+	switch string(key) {
+	case "errcode":
+		return &r.ErrCode, 0
+	case "errmsg":
+		return &r.ErrMsg, 1
+	case "bill_no":
+		return &r.BillNo, 2
+	case "balance":
+		return &r.Balance, 3
+	case "gen_balance":
+		return &r.GenBalance, 4
+	case "first_save":
+		return &r.FirstSave, 5
+	case "save_amt":
+		return &r.SaveAmt, 6
+	case "save_sum":
+		return &r.SaveSum, 7
+	case "cost_sum":
+		return &r.CostSum, 8
+	case "present_sum":
+		return &r.PresentSum, 9
+	case "used_gen_amt":
+		return &r.UsedGenAmt, 10
+	case "used_gen_balance":
+		return &r.UsedGenBalance, 11
+	case "out_trade_no":
+		return &r.OutTradeNo, 12
+	case "product_id":
+		return &r.ProductID, 13
+	case "pay_state":
+		return &r.PayState, 14
+	case "deliver_state":
+		return &r.DeliverState, 15
+	case "pay_finish_time":
+		return &r.PayFinishTime, 16
+	case "mch_order_no":
+		return &r.MchOrderNo, 17
+	case "transaction_id":
+		return &r.TransactionID, 18
+	}
+	if p, i := r.v2Answer.slot(key); p != nil {
+		return p, 32 + i
+	}
+	return nil, -1
+}
+
 // optInt is an integer answer field and whether the answer had it (null
 // counts as absent).
 type optInt struct {

@@ -264,6 +264,25 @@ type v2Answer struct {
 	UsedPresentAmount optInt `json:"used_present_amount"`
 }
 
+// slot is the field named key, for decodeFlat (see slotted).
+func (a *v2Answer) slot(key []byte) (any, int) {
+	switch string(key) {
+	case "present_balance":
+		return &a.PresentBalance, 0
+	case "sum_save":
+		return &a.SumSave, 1
+	case "sum_balance":
+		return &a.SumBalance, 2
+	case "sum_cost":
+		return &a.SumCost, 3
+	case "sum_present":
+		return &a.SumPresent, 4
+	case "used_present_amount":
+		return &a.UsedPresentAmount, 5
+	}
+	return nil, -1
+}
+
 // v2Names maps a shared answer name to 2.0's, where they differ.
 var v2Names = map[string]string{
 	"gen_balance": "present_balance", "save_amt": "sum_save", "save_sum": "sum_balance",

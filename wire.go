@@ -341,15 +341,22 @@ const hexDigits = "0123456789abcdef"
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < ' ':
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		default:
-			b = append(b, c)
+		// The run up to the next byte to escape goes in one append.
+		j := i
+		for j < len(s) && s[j] >= ' ' && s[j] != '"' && s[j] != '\\' {
+			j++
 		}
+		b = append(b, s[i:j]...)
+		if j == len(s) {
+			break
+		}
+		switch c := s[j]; c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		default:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		i = j
 	}
 	return append(b, '"')
 }
@@ -506,33 +513,23 @@ func decodeAnswer(data []byte, out any) error {
 	return json.Unmarshal(data, out)
 }
 
-// flatKind is how a field of an answer struct reads a JSON value, the way
-// its type does under json.Unmarshal.
-type flatKind int
-
-const (
-	flatString     flatKind = iota // string
-	flatIntPtr                     // *int
-	flatOptInt                     // optInt
-	flatFlexString                 // flexString
-	flatFlexBool                   // flexBool
-)
-
-type flatField struct {
-	index []int
-	kind  flatKind
-}
-
 // flatTable is what decodeFlat knows of an answer struct: its fields by
 // JSON name. It is nil for a struct it cannot read (a field of another
 // type, a nested struct under a name, two fields of one name).
 type flatTable struct {
 	byName map[string]int
-	fields []flatField
+	fields [][]int // each field's index, for reflect's FieldByIndex
 	names  []string
 }
 
 var flatTables sync.Map // reflect.Type → *flatTable
+
+// The table of apiResponse, which nearly every decode reads, is at hand
+// without a lookup.
+var (
+	answerType  = reflect.TypeFor[apiResponse]()
+	answerTable = flatTableOf(answerType)
+)
 
 func flatTableOf(t reflect.Type) *flatTable {
 	if v, ok := flatTables.Load(t); ok {
@@ -578,18 +575,8 @@ func (ft *flatTable) add(t reflect.Type, index []int) bool {
 		if !hasTag || name == "" {
 			name = f.Name
 		}
-		var k flatKind
-		switch f.Type {
-		case typeString:
-			k = flatString
-		case typeIntPtr:
-			k = flatIntPtr
-		case typeOptInt:
-			k = flatOptInt
-		case typeFlexString:
-			k = flatFlexString
-		case typeFlexBool:
-			k = flatFlexBool
+		switch f.Type { // the kinds setSlot reads
+		case typeString, typeIntPtr, typeOptInt, typeFlexString, typeFlexBool:
 		default:
 			return false
 		}
@@ -597,7 +584,7 @@ func (ft *flatTable) add(t reflect.Type, index []int) bool {
 			return false
 		}
 		ft.byName[name] = len(ft.fields)
-		ft.fields = append(ft.fields, flatField{index: idx, kind: k})
+		ft.fields = append(ft.fields, idx)
 		ft.names = append(ft.names, name)
 	}
 	return true
@@ -620,6 +607,15 @@ func (ft *flatTable) foldsToField(key []byte) bool {
 	return false
 }
 
+// slotted is an answer struct that names its own fields, so decodeFlat
+// sets them without a map or reflection: slot returns the address of the
+// field json.Unmarshal would set for key (by its tag) and a number below
+// 64 unique to it, or nil. TestAnswerSlotsMatchTags holds apiResponse's to
+// its tags.
+type slotted interface {
+	slot(key []byte) (any, int)
+}
+
 // decodeFlat decodes data into out if it is one flat object of the plain
 // kind answers are, and reports whether it did. On false, out may be half
 // filled.
@@ -629,10 +625,14 @@ func decodeFlat(data []byte, out any) bool {
 		return false
 	}
 	rv = rv.Elem()
-	ft := flatTableOf(rv.Type())
+	ft := answerTable
+	if t := rv.Type(); t != answerType {
+		ft = flatTableOf(t)
+	}
 	if ft == nil {
 		return false
 	}
+	slots, _ := out.(slotted)
 	s := flatScanner{data: data}
 	if s.skipSpace(); !s.byte('{') {
 		return false
@@ -649,13 +649,19 @@ func decodeFlat(data []byte, out any) bool {
 			if kind == tokBad {
 				return false
 			}
-			if i, ok := ft.byName[string(key)]; ok {
+			var p any
+			i := -1
+			if slots != nil {
+				p, i = slots.slot(key)
+			} else if j, ok := ft.byName[string(key)]; ok {
+				p, i = rv.FieldByIndex(ft.fields[j]).Addr().Interface(), j
+			}
+			if p != nil {
 				if seen&(1<<i) != 0 { // repeated: encoding/json decides
 					return false
 				}
 				seen |= 1 << i
-				f := ft.fields[i]
-				if !setFlat(rv.FieldByIndex(f.index), f.kind, val, kind) {
+				if !setSlot(p, val, kind) {
 					return false
 				}
 			} else if ft.foldsToField(key) {
@@ -675,65 +681,65 @@ func decodeFlat(data []byte, out any) bool {
 	return s.i == len(data)
 }
 
-// setFlat sets field v of kind k from one JSON value, as json.Unmarshal
-// would, or reports false for a value it would refuse.
-func setFlat(v reflect.Value, k flatKind, val []byte, t token) bool {
-	switch k {
-	case flatString:
+// setSlot sets the field p points to from one JSON value, as json.Unmarshal
+// would, or reports false for a value it would refuse. p is a field of an
+// answer struct of a kind flatTable accepts.
+func setSlot(p any, val []byte, t token) bool {
+	switch p := p.(type) {
+	case *string:
 		switch t {
 		case tokString:
-			v.SetString(string(val))
+			*p = string(val)
 		case tokNull:
 		default:
 			return false
 		}
-	case flatIntPtr:
+	case **int:
 		switch t {
 		case tokInt:
 			n, err := strconv.ParseInt(string(val), 10, strconv.IntSize)
 			if err != nil {
 				return false
 			}
-			p := &zeroInt // errcode 0, nearly every answer: shared, never written through
-			if n != 0 {
-				p = new(int)
-				*p = int(n)
+			if n == 0 {
+				*p = &zeroInt // errcode 0, nearly every answer: shared, never written through
+			} else {
+				v := int(n)
+				*p = &v
 			}
-			v.Set(reflect.ValueOf(p))
 		case tokNull:
-			v.SetZero()
+			*p = nil
 		default:
 			return false
 		}
-	case flatOptInt:
+	case *optInt:
 		switch t {
 		case tokInt:
 			n, err := strconv.ParseInt(string(val), 10, 64)
 			if err != nil {
 				return false
 			}
-			*v.Addr().Interface().(*optInt) = optInt{v: n, ok: true}
+			*p = optInt{v: n, ok: true}
 		case tokNull:
 		default:
 			return false
 		}
-	case flatFlexString:
+	case *flexString:
 		switch t {
 		case tokString, tokInt:
 			if string(val) == "ok" { // nearly every success: no copy
-				v.SetString("ok")
+				*p = "ok"
 				break
 			}
-			v.SetString(string(val))
+			*p = flexString(val)
 		case tokNull:
 		default:
 			return false
 		}
-	case flatFlexBool:
+	case *flexBool:
 		if t == tokString { // its text is not the raw value
 			return false
 		}
-		p := v.Addr().Interface().(*flexBool)
 		switch string(val) {
 		case "true", "1":
 			*p = flexBool{v: true, ok: true}
@@ -744,6 +750,8 @@ func setFlat(v reflect.Value, k flatKind, val []byte, t token) bool {
 		default:
 			return false
 		}
+	default:
+		return false
 	}
 	return true
 }
@@ -796,6 +804,10 @@ func (s *flatScanner) str() ([]byte, bool) {
 	start, ascii := s.i, true
 	for s.i < len(s.data) {
 		c := s.data[s.i]
+		if plainASCII[c] {
+			s.i++
+			continue
+		}
 		switch {
 		case c == '"':
 			text := s.data[start:s.i]
@@ -803,13 +815,21 @@ func (s *flatScanner) str() ([]byte, bool) {
 			return text, ascii || utf8.Valid(text)
 		case c == '\\' || c < ' ':
 			return nil, false
-		case c >= utf8.RuneSelf:
-			ascii = false
 		}
+		ascii = false // c >= utf8.RuneSelf
 		s.i++
 	}
 	return nil, false
 }
+
+// plainASCII marks the bytes a JSON string holds as themselves: ASCII, not
+// a control character, a quote or a backslash.
+var plainASCII = func() (t [256]bool) {
+	for c := ' '; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func (s *flatScanner) value() ([]byte, token) {
 	if s.i >= len(s.data) {

@@ -266,6 +266,13 @@ func TestBodySizeIsExact(t *testing.T) {
 			}
 		}
 	}
+	// Every string reads back as itself.
+	for _, v := range append(values, `"`, `\`, "\x00", `a"`, `"a`, "x\x7fy", `\\""`) {
+		var back string
+		require.NoError(t, json.Unmarshal(appendJSONString(nil, v), &back), "%q", v)
+		assert.Equal(t, v, back)
+		assert.Equal(t, len(appendJSONString(nil, v)), jsonStringLen(v), "%q", v)
+	}
 	// Both versions' bodies fill the buffer they were given, never more.
 	for _, v := range []Version{V1, V2} {
 		c := benchClientFor(t, v)
@@ -286,4 +293,30 @@ func benchClientFor(t *testing.T, v Version) *Client {
 	c, err := NewClient(cfg, WithClock(fixedClock))
 	require.NoError(t, err)
 	return c
+}
+
+// apiResponse names its own fields for the decoder (slot): each must be
+// exactly the field its JSON tag names, as the reflection table finds it,
+// with a number of its own, and no other key may have one.
+func TestAnswerSlotsMatchTags(t *testing.T) {
+	var r apiResponse
+	rv := reflect.ValueOf(&r).Elem()
+	used := map[int]string{}
+	for j, name := range answerTable.names {
+		p, i := r.slot([]byte(name))
+		require.NotNil(t, p, "no slot for %q", name)
+		want := rv.FieldByIndex(answerTable.fields[j]).Addr().Interface()
+		assert.Equal(t, reflect.ValueOf(want).Pointer(), reflect.ValueOf(p).Pointer(), "%q", name)
+		assert.Equal(t, reflect.TypeOf(want), reflect.TypeOf(p), "%q", name)
+		assert.True(t, i >= 0 && i < 64, "%q: slot number %d", name, i)
+		if other, dup := used[i]; dup {
+			t.Errorf("%q and %q share slot number %d", name, other, i)
+		}
+		used[i] = name
+	}
+	assert.Len(t, used, len(answerTable.names))
+	for _, key := range []string{"", "ErrCode", "errCode", "err_code", "alreadyProcessed", "v2Answer", "PresentBalance", "balance "} {
+		p, _ := r.slot([]byte(key))
+		assert.Nil(t, p, "%q is no field's name", key)
+	}
 }
