@@ -10,8 +10,10 @@ func (c *Client) GetBalance(ctx context.Context, r BalanceRequest) (*BalanceResp
 	if err != nil {
 		return nil, c.invalidCall(ctx, APIGetBalance, false, inVersion(err, c.d.version()))
 	}
-	var out apiResponse
-	if err := c.do(ctx, cl, &out); err != nil {
+	defer cl.release()
+	out := newAnswer()
+	defer out.release()
+	if err := c.do(ctx, cl, out); err != nil {
 		return nil, err
 	}
 	return &BalanceResponse{

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"runtime"
 	"sort"
 	"strings"
@@ -197,15 +198,7 @@ func BenchmarkLoopback(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/goroutines=%d/bare", name, n), func(b *testing.B) {
 				hc := benchHTTPClient()
 				defer hc.CloseIdleConnections()
-				runConcurrent(b, n, func() error {
-					resp, err := hc.Post(u, "application/json", bytes.NewReader(sent.body))
-					if err != nil {
-						return err
-					}
-					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					return err
-				})
+				runConcurrent(b, n, barePost(hc, u, sent.body))
 			})
 			b.Run(fmt.Sprintf("%s/goroutines=%d/pay", name, n), func(b *testing.B) {
 				hc := benchHTTPClient()
@@ -243,15 +236,7 @@ func BenchmarkLoopbackPaired(b *testing.B) {
 				hb, hp := benchHTTPClient(), benchHTTPClient()
 				defer hb.CloseIdleConnections()
 				defer hp.CloseIdleConnections()
-				bare := func() error {
-					resp, err := hb.Post(u, "application/json", bytes.NewReader(sent.body))
-					if err != nil {
-						return err
-					}
-					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					return err
-				}
+				bare := barePost(hb, u, sent.body)
 				c := benchClientV(b, v, WithBaseURL(srv.URL), WithHTTPClient(hp))
 				ctx, req := context.Background(), benchPayFor(v)
 				pay := func() error {
@@ -272,15 +257,8 @@ func BenchmarkLoopbackPaired(b *testing.B) {
 					calls := min(phase, b.N-done)
 					var took [2]time.Duration
 					if n == 1 {
-						for i := 0; i < calls; i++ {
-							for j := range 2 {
-								k := (i + j) % 2 // pay first in even calls, bare first in odd ones
-								t0 := time.Now()
-								if err := fns[k](); err != nil {
-									b.Fatal(err)
-								}
-								took[k] += time.Since(t0)
-							}
+						if err := rotate(calls, took[:], fns[:]...); err != nil {
+							b.Fatal(err)
 						}
 					} else {
 						for j := range 2 {
@@ -305,6 +283,107 @@ func BenchmarkLoopbackPaired(b *testing.B) {
 				b.ReportMetric(float64(total[1].Nanoseconds())/float64(b.N), "bare-ns")
 			})
 		}
+	}
+}
+
+// barePost is the floor of a Pay: a net/http POST of body to u through hc,
+// reading the whole answer.
+func barePost(hc *http.Client, u string, body []byte) func() error {
+	return func() error {
+		resp, err := hc.Post(u, "application/json", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return err
+	}
+}
+
+// rotate makes calls rounds of one call of each fn, the first of each round
+// moving one place on every round, and adds each call's time to took.
+func rotate(calls int, took []time.Duration, fns ...func() error) error {
+	for i := 0; i < calls; i++ {
+		for j := range fns {
+			k := (i + j) % len(fns)
+			t0 := time.Now()
+			if err := fns[k](); err != nil {
+				return err
+			}
+			took[k] += time.Since(t0)
+		}
+	}
+	return nil
+}
+
+// BenchmarkLoopbackSteps says where a Pay's time over its bare POST goes, at
+// one goroutine: between the bare POST and the whole Pay, contenders that
+// each add one step of the SDK's work to the one before, timed call by call
+// in rotation (as BenchmarkLoopbackPaired). "transport" is how the SDK uses
+// net/http around the captured request (an attempt deadline, the connection
+// trace, the transport called directly, the answer read into one buffer);
+// "+validate" also checks the request and makes its fields; "+frame" also
+// lays out and signs the body it sends; "+decode" also decodes the answer.
+// Each is reported as its time ÷ the bare POST's.
+func BenchmarkLoopbackSteps(b *testing.B) {
+	srv := cannedServer()
+	defer srv.Close()
+	for _, v := range []Version{V1, V2} {
+		b.Run(benchVersionName(v), func(b *testing.B) {
+			sent := capturePay(b, v)
+			u := srv.URL + sent.path + "?" + sent.rawQuery
+			hb, hs, hp := benchHTTPClient(), benchHTTPClient(), benchHTTPClient()
+			c := benchClientV(b, v, WithBaseURL(srv.URL), WithHTTPClient(hp))
+			ctx, req := context.Background(), benchPayFor(v)
+			step := func(validate, frame, decode bool) func() error {
+				return func() error {
+					body := sent.body
+					if validate {
+						cl, err := c.d.pay(req)
+						if err != nil {
+							return err
+						}
+						if frame {
+							_, _, body = c.d.frame(cl, testToken, testTS)
+						}
+					}
+					actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+					defer cancel()
+					trace := newConnTrace()
+					hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(actx, &trace.hooks), http.MethodPost, u, bytes.NewReader(body))
+					if err != nil {
+						return err
+					}
+					hreq.Header["Content-Type"] = jsonContentType
+					resp, err := hs.Transport.RoundTrip(hreq)
+					if err != nil {
+						return err
+					}
+					if decode {
+						var out apiResponse
+						return checkResponse(resp, APIPay, req.BillNo, v, &out)
+					}
+					defer resp.Body.Close()
+					_, err = readLimited(resp)
+					return err
+				}
+			}
+			names := []string{"bare", "transport", "+validate", "+frame", "+decode", "pay"}
+			fns := []func() error{barePost(hb, u, sent.body), step(false, false, false), step(true, false, false),
+				step(true, true, false), step(true, true, true), func() error { _, err := c.Pay(ctx, req); return err }}
+			took := make([]time.Duration, len(fns))
+			if err := rotate(1, took, fns...); err != nil { // connections open
+				b.Fatal(err)
+			}
+			clear(took)
+			b.ResetTimer()
+			if err := rotate(b.N, took, fns...); err != nil {
+				b.Fatal(err)
+			}
+			for k, name := range names[1:] {
+				b.ReportMetric(float64(took[k+1])/float64(took[0]), name)
+			}
+		})
 	}
 }
 

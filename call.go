@@ -45,6 +45,31 @@ type apiCall struct {
 	// settling marks a call that repeats an earlier one whose outcome was
 	// unknown, so doneCode counts as success from the first attempt.
 	settling bool
+	room     [maxFields]field // fields' backing array (callOf)
+}
+
+// maxFields is how many body fields an apiCall holds without another
+// allocation: more than any API has.
+const maxFields = 12
+
+// callPool keeps apiCalls for reuse: a call is released when its API method
+// returns, and nothing keeps it after.
+var callPool = sync.Pool{New: func() any { return new(apiCall) }}
+
+// callOf is a pooled copy of c with fs as its fields, in the call's own
+// room: one object, reused. Builders collect fs in a stack array.
+func callOf(c apiCall, fs []field) *apiCall {
+	cl := callPool.Get().(*apiCall)
+	room := cl.room[:0]
+	*cl = c
+	cl.fields = append(room, fs...)
+	return cl
+}
+
+// release wipes cl, which holds the session_key, and returns it for reuse.
+func (cl *apiCall) release() {
+	*cl = apiCall{}
+	callPool.Put(cl)
 }
 
 // mutates reports whether the call can move coins.
@@ -198,6 +223,18 @@ func (r *apiResponse) slot(key []byte) (any, int) {
 		return p, 32 + i
 	}
 	return nil, -1
+}
+
+// answerPool keeps decoded answers for reuse: an answer is read into the API's
+// response type before its call returns, and nothing keeps it after.
+var answerPool = sync.Pool{New: func() any { return new(apiResponse) }}
+
+// newAnswer is a zero apiResponse for one call; release returns it.
+func newAnswer() *apiResponse { return answerPool.Get().(*apiResponse) }
+
+func (r *apiResponse) release() {
+	*r = apiResponse{}
+	answerPool.Put(r)
 }
 
 // optInt is an integer answer field and whether the answer had it (null

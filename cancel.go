@@ -32,9 +32,11 @@ func (c *Client) cancelPay(ctx context.Context, r CancelPayRequest, settling boo
 	if err != nil {
 		return nil, c.invalidCall(ctx, APICancelPay, settling, inVersion(err, c.d.version()))
 	}
+	defer cl.release()
 	cl.settling = settling
-	var out apiResponse
-	if err := c.do(ctx, cl, &out); err != nil {
+	out := newAnswer()
+	defer out.release()
+	if err := c.do(ctx, cl, out); err != nil {
 		return nil, err
 	}
 	return &CancelPayResponse{BillNo: billNoOr(out.BillNo, cl.billNo), Balance: out.Balance.v, BalanceKnown: out.Balance.ok, AlreadyProcessed: out.alreadyProcessed}, nil

@@ -51,9 +51,11 @@ func (c *Client) pay(ctx context.Context, r PayRequest, settling bool) (*PayResp
 	if err != nil {
 		return nil, c.invalidCall(ctx, APIPay, settling, inVersion(err, c.d.version()))
 	}
+	defer cl.release()
 	cl.settling = settling
-	var out apiResponse
-	if err := c.do(ctx, cl, &out); err != nil {
+	out := newAnswer()
+	defer out.release()
+	if err := c.do(ctx, cl, out); err != nil {
 		return nil, err
 	}
 	return &PayResponse{BillNo: billNoOr(out.BillNo, r.BillNo), Balance: out.Balance.v, BalanceKnown: out.Balance.ok,

@@ -21,9 +21,11 @@ func (c *Client) present(ctx context.Context, r PresentRequest, settling bool) (
 	if err != nil {
 		return nil, c.invalidCall(ctx, APIPresent, settling, inVersion(err, c.d.version()))
 	}
+	defer cl.release()
 	cl.settling = settling
-	var out apiResponse
-	if err := c.do(ctx, cl, &out); err != nil {
+	out := newAnswer()
+	defer out.release()
+	if err := c.do(ctx, cl, out); err != nil {
 		return nil, err
 	}
 	return &PresentResponse{BillNo: billNoOr(out.BillNo, r.BillNo), Balance: out.Balance.v, BalanceKnown: out.Balance.ok, AlreadyProcessed: out.alreadyProcessed}, nil

@@ -15,8 +15,10 @@ func (c *Client) QueryOrder(ctx context.Context, r QueryOrderRequest) (*QueryOrd
 	if err != nil {
 		return nil, c.invalidCall(ctx, APIQueryOrder, false, inVersion(err, c.d.version()))
 	}
-	var out apiResponse
-	if err := c.do(ctx, cl, &out); err != nil {
+	defer cl.release()
+	out := newAnswer()
+	defer out.release()
+	if err := c.do(ctx, cl, out); err != nil {
 		return nil, err
 	}
 	resp := &QueryOrderResponse{

@@ -34,15 +34,17 @@ func (v1) balance(r BalanceRequest) (*apiCall, error) {
 	if r.RechargeCenter {
 		return nil, fieldNotIn("RechargeCenter", V1)
 	}
-	fs, err := v1PlayerFields(r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP)
+	var room [maxFields]field
+	fs, err := v1PlayerFields(room[:0], r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP)
 	if err != nil {
 		return nil, err
 	}
-	return &apiCall{api: APIGetBalance, sessionKey: r.SessionKey, fields: fs}, nil
+	return callOf(apiCall{api: APIGetBalance, sessionKey: r.SessionKey}, fs), nil
 }
 
 func (v1) pay(r PayRequest) (*apiCall, error) {
-	fs, err := v1PlayerFields(r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP)
+	var room [maxFields]field
+	fs, err := v1PlayerFields(room[:0], r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +55,7 @@ func (v1) pay(r PayRequest) (*apiCall, error) {
 	fs = append(fs, field{key: "bill_no", val: r.BillNo}, field{key: "amt", val: strconv.FormatInt(r.Amount, 10), num: true})
 	fs = appendOptional(fs, "pay_item", r.PayItem)
 	fs = appendOptional(fs, "app_remark", r.AppRemark)
-	return &apiCall{api: APIPay, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: v1DoneCodes[APIPay]}, nil
+	return callOf(apiCall{api: APIPay, billNo: r.BillNo, sessionKey: r.SessionKey, doneCode: v1DoneCodes[APIPay]}, fs), nil
 }
 
 func (v1) cancelPay(r CancelPayRequest) (*apiCall, error) {
@@ -63,7 +65,8 @@ func (v1) cancelPay(r CancelPayRequest) (*apiCall, error) {
 	if r.Amount != 0 {
 		return nil, fieldNotIn("Amount", V1)
 	}
-	fs, err := v1PlayerFields(r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP)
+	var room [maxFields]field
+	fs, err := v1PlayerFields(room[:0], r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP)
 	if err != nil {
 		return nil, err
 	}
@@ -72,11 +75,12 @@ func (v1) cancelPay(r CancelPayRequest) (*apiCall, error) {
 	}
 	fs = append(fs, field{key: "bill_no", val: r.BillNo})
 	fs = appendOptional(fs, "pay_item", r.PayItem)
-	return &apiCall{api: APICancelPay, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: v1DoneCodes[APICancelPay]}, nil
+	return callOf(apiCall{api: APICancelPay, billNo: r.BillNo, sessionKey: r.SessionKey, doneCode: v1DoneCodes[APICancelPay]}, fs), nil
 }
 
 func (v1) present(r PresentRequest) (*apiCall, error) {
-	fs, err := v1PlayerFields(r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP)
+	var room [maxFields]field
+	fs, err := v1PlayerFields(room[:0], r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +88,7 @@ func (v1) present(r PresentRequest) (*apiCall, error) {
 		return nil, err
 	}
 	fs = append(fs, field{key: "bill_no", val: r.BillNo}, field{key: "present_counts", val: strconv.FormatInt(r.Count, 10), num: true})
-	return &apiCall{api: APIPresent, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: v1DoneCodes[APIPresent]}, nil
+	return callOf(apiCall{api: APIPresent, billNo: r.BillNo, sessionKey: r.SessionKey, doneCode: v1DoneCodes[APIPresent]}, fs), nil
 }
 
 func (v1) queryOrder(QueryOrderRequest) (*apiCall, error) {
@@ -112,10 +116,10 @@ func checkBillNoV1(name, billNo string) error {
 	return nil
 }
 
-// v1PlayerFields checks the fields every 1.0 request carries and returns
-// them, defaults applied and empty optional ones left out (neither sent nor
+// v1PlayerFields checks the fields every 1.0 request carries and appends
+// them to fs, defaults applied and empty optional ones left out (neither sent nor
 // signed).
-func v1PlayerFields(openID, sessionKey, zoneID, pf, userIP string) ([]field, error) {
+func v1PlayerFields(fs []field, openID, sessionKey, zoneID, pf, userIP string) ([]field, error) {
 	if sessionKey != "" {
 		if err := checkSessionKey(sessionKey); err != nil {
 			return nil, err
@@ -131,7 +135,6 @@ func v1PlayerFields(openID, sessionKey, zoneID, pf, userIP string) ([]field, err
 	if err := checkID("PF", pf, maxIDLen); err != nil {
 		return nil, err
 	}
-	fs := make([]field, 0, 10)
 	fs = append(fs, field{key: "openid", val: openID}, field{key: "zone_id", val: zone}, field{key: "pf", val: pf})
 	return appendOptional(fs, "user_ip", userIP), nil
 }
@@ -155,17 +158,24 @@ func (d v1) frame(cl *apiCall, tok string, ts int64) (path, query string, body [
 
 // stamp appends cl's fields, appid, offer_id and ts to dst, sorted by key.
 // cl's own fields are sorted in place, so from its second attempt on they
-// cost one comparison each; the insertion sort then moves only the three
-// fields added here.
+// cost one comparison each; the three added here are merged in.
 func (d v1) stamp(dst []field, cl *apiCall, ts int64) []field {
 	sortFields(cl.fields)
-	dst = append(dst, cl.fields...)
-	dst = append(dst,
-		field{key: "appid", val: d.appID},
-		field{key: "offer_id", val: d.offerID},
-		field{key: "ts", val: d.tsText.get(ts, decimal), num: true})
-	sortFields(dst)
-	return dst
+	added := [...]field{ // in key order
+		{key: "appid", val: d.appID},
+		{key: "offer_id", val: d.offerID},
+		{key: "ts", val: d.tsText.get(ts, decimal), num: true},
+	}
+	// Merged, not sorted again: both lists are in order already.
+	a, b := cl.fields, added[:]
+	for len(a) > 0 && len(b) > 0 {
+		if b[0].key < a[0].key {
+			dst, b = append(dst, b[0]), b[1:]
+		} else {
+			dst, a = append(dst, a[0]), a[1:]
+		}
+	}
+	return append(append(dst, a...), b...)
 }
 
 // normalize reads used_gen_balance, the Chinese page's name, as

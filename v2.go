@@ -53,7 +53,8 @@ func (d v2) balance(r BalanceRequest) (*apiCall, error) {
 		zone = DefaultZoneID
 	}
 	var arr [headChecks]check
-	cs, fs, err := d.head(arr[:0], r.OpenID, r.SessionKey, zone, r.PF, r.UserIP, true)
+	var room [maxFields]field
+	cs, fs, err := d.head(arr[:0], room[:0], r.OpenID, r.SessionKey, zone, r.PF, r.UserIP, true)
 	if err != nil {
 		return nil, err
 	}
@@ -63,12 +64,13 @@ func (d v2) balance(r BalanceRequest) (*apiCall, error) {
 	if r.RechargeCenter {
 		fs = append(fs, field{key: "coin_type", val: "1", num: true})
 	}
-	return &apiCall{api: APIGetBalance, sessionKey: r.SessionKey, fields: fs}, nil
+	return callOf(apiCall{api: APIGetBalance, sessionKey: r.SessionKey}, fs), nil
 }
 
 func (d v2) pay(r PayRequest) (*apiCall, error) {
 	var arr [headChecks + 4]check
-	cs, fs, err := d.head(arr[:0], r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP, false)
+	var room [maxFields]field
+	cs, fs, err := d.head(arr[:0], room[:0], r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP, false)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +86,7 @@ func (d v2) pay(r PayRequest) (*apiCall, error) {
 	if r.AppRemark != "" {
 		fs = append(fs, field{key: "remark", val: r.AppRemark})
 	}
-	return &apiCall{api: APIPay, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: v2DoneCodes[APIPay]}, nil
+	return callOf(apiCall{api: APIPay, billNo: r.BillNo, sessionKey: r.SessionKey, doneCode: v2DoneCodes[APIPay]}, fs), nil
 }
 
 // cancelPay returns r.Amount coins of the pay r.BillNo. The refund has its
@@ -95,7 +97,8 @@ func (d v2) cancelPay(r CancelPayRequest) (*apiCall, error) {
 		return nil, fieldNotIn("PayItem", V2)
 	}
 	var arr [headChecks + 3]check
-	cs, fs, err := d.head(arr[:0], r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP, false)
+	var room [maxFields]field
+	cs, fs, err := d.head(arr[:0], room[:0], r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP, false)
 	if err != nil {
 		return nil, err
 	}
@@ -111,12 +114,13 @@ func (d v2) cancelPay(r CancelPayRequest) (*apiCall, error) {
 	}
 	fs = append(fs, field{key: "pay_bill_no", val: r.BillNo}, field{key: "bill_no", val: r.RefundBillNo},
 		field{key: "amount", val: strconv.FormatInt(r.Amount, 10), num: true})
-	return &apiCall{api: APICancelPay, billNo: r.RefundBillNo, sessionKey: r.SessionKey, fields: fs, doneCode: v2DoneCodes[APICancelPay]}, nil
+	return callOf(apiCall{api: APICancelPay, billNo: r.RefundBillNo, sessionKey: r.SessionKey, doneCode: v2DoneCodes[APICancelPay]}, fs), nil
 }
 
 func (d v2) present(r PresentRequest) (*apiCall, error) {
 	var arr [headChecks + 2]check
-	cs, fs, err := d.head(arr[:0], r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP, false)
+	var room [maxFields]field
+	cs, fs, err := d.head(arr[:0], room[:0], r.OpenID, r.SessionKey, r.ZoneID, r.PF, r.UserIP, false)
 	if err != nil {
 		return nil, err
 	}
@@ -125,12 +129,13 @@ func (d v2) present(r PresentRequest) (*apiCall, error) {
 		return nil, err
 	}
 	fs = append(fs, field{key: "amount", val: strconv.FormatInt(r.Count, 10), num: true}, field{key: "bill_no", val: r.BillNo})
-	return &apiCall{api: APIPresent, billNo: r.BillNo, sessionKey: r.SessionKey, fields: fs, doneCode: v2DoneCodes[APIPresent]}, nil
+	return callOf(apiCall{api: APIPresent, billNo: r.BillNo, sessionKey: r.SessionKey, doneCode: v2DoneCodes[APIPresent]}, fs), nil
 }
 
 func (d v2) queryOrder(r QueryOrderRequest) (*apiCall, error) {
 	var arr [headChecks + 1]check
-	cs, fs, err := d.head(arr[:0], r.OpenID, r.SessionKey, r.ZoneID, "", r.UserIP, false)
+	var room [maxFields]field
+	cs, fs, err := d.head(arr[:0], room[:0], r.OpenID, r.SessionKey, r.ZoneID, "", r.UserIP, false)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +146,7 @@ func (d v2) queryOrder(r QueryOrderRequest) (*apiCall, error) {
 		return nil, invalid("Kind", "must be CoinOrder or ItemOrder, got %d", int(r.Kind))
 	}
 	fs = append(fs, field{key: "out_trade_no", val: r.OutTradeNo}, field{key: "biz_id", val: strconv.Itoa(int(r.Kind)), num: true})
-	return &apiCall{api: APIQueryOrder, sessionKey: r.SessionKey, fields: fs}, nil
+	return callOf(apiCall{api: APIQueryOrder, sessionKey: r.SessionKey}, fs), nil
 }
 
 // gameItem lays out an item order's signData (mode goods, the client's
@@ -182,12 +187,12 @@ func (d v2) gameItem(r GameItemRequest) (*GameItemPayment, error) {
 }
 
 // head appends to cs the checks of the fields every 2.0 request carries and
-// returns those fields in body order, ts left for frame to fill; the caller
+// to fs those fields in body order, ts left for frame to fill; the caller
 // adds its own checks and runs them all at once. getbalance's official example
 // puts offer_id first; the other pages put openid first: both are kept, so
 // the documented bodies come out byte for byte. user_ip is sent when given:
 // the tables say required, every official example leaves it out.
-func (d v2) head(cs []check, openID, sessionKey, zoneID, pf, userIP string, offerFirst bool) ([]check, []field, error) {
+func (d v2) head(cs []check, fs []field, openID, sessionKey, zoneID, pf, userIP string, offerFirst bool) ([]check, []field, error) {
 	if pf != "" {
 		return nil, nil, fieldNotIn("PF", V2)
 	}
@@ -201,7 +206,6 @@ func (d v2) head(cs []check, openID, sessionKey, zoneID, pf, userIP string, offe
 	}
 	cs = append(cs, check{name: "SessionKey", rule: ruleSessionKey, s: sessionKey}, check{name: "OpenID", rule: ruleOpenID, s: openID},
 		check{name: "ZoneID", rule: ruleZoneID, s: zone}, check{name: "UserIP", rule: ruleUserIP, s: userIP})
-	fs := make([]field, 0, 12)
 	if offerFirst {
 		fs = append(fs, field{key: "offer_id", val: d.offerID}, field{key: "openid", val: openID})
 	} else {
