@@ -3,7 +3,7 @@
 # scripts/benchrounds): every contender once per round, order alternating,
 # each run a fresh process, the first round dropped; per-round ratios
 # reported as median and min–max.
-# Usage: bash scripts/bench.sh [rounds]   (default 9; about 6 minutes per 9)
+# Usage: bash scripts/bench.sh [rounds]   (default 9; about 15 minutes per 9)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-9}
@@ -22,6 +22,19 @@ go run ./scripts/benchrounds -rounds "$rounds" -benchtime 1s \
   Loopback/v1/goroutines=64/pay:Loopback/v1/goroutines=64/bare \
   Loopback/v2/goroutines=1/pay:Loopback/v2/goroutines=1/bare \
   Loopback/v2/goroutines=64/pay:Loopback/v2/goroutines=64/bare
+
+# The same ratio measured within one process, which the spread between
+# processes does not blur: rounds of 1,024 calls of each (one by one in
+# alternation at one goroutine, alternating phases at 64); each process
+# reports the median, min and max of its rounds.
+go run ./scripts/benchrounds -rounds "$rounds" -benchtime 20480x \
+  LoopbackPaired/v1/goroutines=1 LoopbackPaired/v1/goroutines=64 \
+  LoopbackPaired/v2/goroutines=1 LoopbackPaired/v2/goroutines=64
+
+# Where a Pay's time over its bare POST goes, one step of the SDK's work at
+# a time (one goroutine).
+go run ./scripts/benchrounds -rounds "$(( rounds < 5 ? rounds : 5 ))" -benchtime 10000x \
+  LoopbackSteps/v1 LoopbackSteps/v2
 
 # The push handler against a bare handler doing the same SHA1/AES/HMAC work.
 go run ./scripts/benchrounds -rounds "$rounds" -benchtime 1s -pkg ./push \
