@@ -97,14 +97,18 @@ func (c *Client) newRequest(ctx context.Context, cl *apiCall, tok string) (*http
 }
 
 // send sends req once, as c.httpClient.Do would: no redirect followed (a 3xx
-// is the answer), errors as a *url.Error. Do's own work is for redirects and
-// cookies; without a cookie jar the transport is called directly, saving
-// the header copy Do makes for redirects it would never follow. Timeouts
-// are the request context's (exchangeContext).
+// is the answer), errors as a *url.Error. Do's own work is for redirects,
+// cookies and a URL's user info; without a cookie jar or user info the
+// transport is called directly, saving the header copy Do makes for
+// redirects it would never follow. Timeouts are the request context's
+// (exchangeContext).
 func (c *Client) send(req *http.Request) (*http.Response, error) {
 	hc := c.httpClient
-	if hc.Jar != nil {
-		return hc.Do(req)
+	if hc.Jar != nil || req.URL.User != nil {
+		return hc.Do(req) // cookies; basic auth from the URL
+	}
+	urlError := func(err error) error {
+		return &url.Error{Op: "Post", URL: sanitizeURL(req.URL.String()), Err: err}
 	}
 	resp, err := hc.Transport.RoundTrip(req)
 	if err != nil {
@@ -115,18 +119,27 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 		if tlsErr, ok := err.(tls.RecordHeaderError); ok && string(tlsErr.RecordHeader[:]) == "HTTP/" {
 			err = http.ErrSchemeMismatch
 		}
-		return nil, &url.Error{Op: "Post", URL: sanitizeURL(req.URL.Redacted()), Err: err}
+		return nil, urlError(err)
 	}
 	if resp == nil {
-		return nil, &url.Error{Op: "Post", URL: sanitizeURL(req.URL.Redacted()),
-			Err: fmt.Errorf("http: RoundTripper implementation (%T) returned a nil *Response with a nil error", hc.Transport)}
+		return nil, urlError(fmt.Errorf("http: RoundTripper implementation (%T) returned a nil *Response with a nil error", hc.Transport))
 	}
 	if resp.Body == nil {
 		if resp.ContentLength > 0 {
-			return nil, &url.Error{Op: "Post", URL: sanitizeURL(req.URL.Redacted()),
-				Err: fmt.Errorf("http: RoundTripper implementation (%T) returned a *Response with content length %d but a nil Body", hc.Transport, resp.ContentLength)}
+			return nil, urlError(fmt.Errorf("http: RoundTripper implementation (%T) returned a *Response with content length %d but a nil Body", hc.Transport, resp.ContentLength))
 		}
 		resp.Body = http.NoBody
+	}
+	// As Do: a redirect's Location is parsed before CheckRedirect is asked
+	// (which refuses it), so one that does not parse is an error.
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		if loc := resp.Header.Get("Location"); loc != "" {
+			if _, err := req.URL.Parse(loc); err != nil {
+				resp.Body.Close()
+				return nil, urlError(fmt.Errorf("failed to parse Location header %q: %v", loc, err))
+			}
+		}
 	}
 	return resp, nil
 }

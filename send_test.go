@@ -39,6 +39,17 @@ func TestSendEndsAsHTTPClientDoWould(t *testing.T) {
 			resp.Header.Set("Location", "/elsewhere")
 			return resp, nil
 		},
+		"a redirect to a Location that does not parse": func(r *http.Request) (*http.Response, error) {
+			resp := answerOf(`moved`)
+			resp.StatusCode = http.StatusFound
+			resp.Header.Set("Location", ":no-scheme")
+			return resp, nil
+		},
+		"a redirect without a Location": func(r *http.Request) (*http.Response, error) {
+			resp := answerOf(`moved`)
+			resp.StatusCode = http.StatusTemporaryRedirect
+			return resp, nil
+		},
 		"an answer": func(*http.Request) (*http.Response, error) {
 			return answerOf(`{"errcode":0,"balance":1,"used_gen_amt":0}`), nil
 		},
@@ -132,4 +143,38 @@ func TestSchemeMismatchIsNotSent(t *testing.T) {
 	assert.ErrorIs(t, err, http.ErrSchemeMismatch)
 	assert.ErrorIs(t, err, ErrNotSent)
 	assert.NotErrorIs(t, err, ErrOutcomeUnknown)
+}
+
+// A base URL with user info (a proxy behind basic auth) goes through Do,
+// which sends the credentials; its errors name the URL as Do's do, the
+// password masked.
+func TestBaseURLUserInfoIsSentAsBasicAuth(t *testing.T) {
+	got := make(chan string, 3)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("Authorization")
+		io.WriteString(w, `{"errcode":0,"balance":1,"used_gen_amt":0}`)
+	}))
+	defer srv.Close()
+	base := strings.Replace(srv.URL, "http://", "http://user:pass@", 1)
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	for name, opts := range map[string][]Option{
+		"default client":              nil,
+		"WithHTTPClient":              {WithHTTPClient(&http.Client{})},
+		"WithHTTPClient with its jar": {WithHTTPClient(&http.Client{Jar: jar})},
+	} {
+		c, err := NewClient(testConfig(Production), append([]Option{WithBaseURL(base), WithMaxRetries(0)}, opts...)...)
+		require.NoError(t, err)
+		_, err = c.Pay(context.Background(), payReq)
+		require.NoError(t, err, name)
+		assert.Equal(t, "Basic dXNlcjpwYXNz", <-got, name)
+	}
+
+	lost := roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errLost })
+	c, err := NewClient(testConfig(Production), WithBaseURL("http://user:pass@midas.example"), WithHTTPClient(&http.Client{Transport: lost}), WithMaxRetries(0))
+	require.NoError(t, err)
+	_, err = c.Pay(context.Background(), payReq)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "pass@")
+	assert.Contains(t, err.Error(), "user:")
 }
