@@ -697,15 +697,17 @@ func answerResult(err error) result {
 // httptrace allocates three more objects per request; a failed dial is
 // known from the error instead (neverConnected).
 type connTrace struct {
-	mu      sync.Mutex
-	gotConn bool
-	tlsFail bool // a TLS handshake failed
-	hooks   httptrace.ClientTrace
+	mu       sync.Mutex
+	lookedUp bool // net/http began looking for a connection (GetConn)
+	gotConn  bool
+	tlsFail  bool // a TLS handshake failed
+	hooks    httptrace.ClientTrace
 }
 
 func newConnTrace() *connTrace {
 	t := new(connTrace)
 	t.hooks = httptrace.ClientTrace{
+		GetConn: func(string) { t.mu.Lock(); t.lookedUp = true; t.mu.Unlock() },
 		GotConn: func(httptrace.GotConnInfo) { t.mu.Lock(); t.gotConn = true; t.mu.Unlock() },
 		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
 			if err != nil {
@@ -719,17 +721,22 @@ func newConnTrace() *connTrace {
 }
 
 // neverConnected reports whether err proves that no byte of the request
-// reached the server: no connection was had, and the error is a dial, DNS or
-// TLS handshake failure (a proxy's dial included). Anything else (a mocked
-// transport's error, a timeout after connecting) stays ambiguous.
+// reached the server. net/http writes a request only on a connection it
+// has (GotConn, HTTP/1 and HTTP/2 alike), so once it has looked for one
+// (GetConn) and never had one, nothing was sent, whatever the error: a
+// failed dial, DNS or TLS handshake, or the attempt's time running out
+// while dialing or waiting for a connection from a bounded pool. A
+// transport that reports neither (a mock) proves it only with a dial, DNS
+// or TLS handshake error (a proxy's dial included); anything else, like a
+// timeout after connecting, stays ambiguous.
 func (t *connTrace) neverConnected(err error) bool {
 	t.mu.Lock()
-	got, failed := t.gotConn, t.tlsFail
+	lookedUp, got, failed := t.lookedUp, t.gotConn, t.tlsFail
 	t.mu.Unlock()
 	if got {
 		return false
 	}
-	if failed || dialFailed(err) {
+	if lookedUp || failed || dialFailed(err) {
 		return true
 	}
 	var dnsErr *net.DNSError
@@ -819,6 +826,14 @@ func (c *Client) logAttempt(cl *apiCall, n int, err error, d time.Duration) {
 // handshake.
 const DefaultMaxIdleConnsPerHost = 256
 
+// DefaultMaxConnsPerHost bounds the default client's connections to WeChat,
+// as many as its pool keeps: further concurrent calls wait for a free
+// connection rather than open one the pool would close again, so a slow
+// WeChat cannot make a busy backend open thousands. An attempt whose time
+// runs out while it waits was never sent (ErrNotSent) and is retried. Pass
+// your own client (WithHTTPClient) for another bound.
+const DefaultMaxConnsPerHost = DefaultMaxIdleConnsPerHost
+
 // stockTransport is http.DefaultTransport as net/http made it, read once so
 // that a replacement (httpmock.Activate, a tracing wrapper) can be told
 // apart from it. It is never written.
@@ -855,6 +870,7 @@ func (t *defaultTransport) init() {
 	}
 	p := st.Clone()
 	p.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
+	p.MaxConnsPerHost = DefaultMaxConnsPerHost
 	if p.MaxIdleConns < DefaultMaxIdleConnsPerHost {
 		p.MaxIdleConns = DefaultMaxIdleConnsPerHost
 	}

@@ -158,6 +158,56 @@ func TestRealConnectionRefusedIsNotSent(t *testing.T) {
 	assert.NotErrorIs(t, err, ErrOutcomeUnknown)
 }
 
+// An attempt whose time runs out while it waits for a connection (a
+// bounded pool, all busy) or while its connection is being dialed was never
+// sent: not an unknown outcome.
+func TestNoConnectionBeforeTheDeadlineIsNotSent(t *testing.T) {
+	held := make(chan struct{})
+	var arrived atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived.Add(1)
+		<-held
+		io.WriteString(w, `{"errcode":0,"balance":1,"used_gen_amt":0}`)
+	}))
+	defer srv.Close()
+	defer close(held)
+	unreachable := make(chan struct{})
+	defer close(unreachable)
+	transports := map[string]*http.Transport{
+		"waiting for the pool's one connection": {MaxConnsPerHost: 1},
+		"dialing": {DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			<-unreachable // a dial that never completes
+			return nil, errors.New("gave up")
+		}},
+	}
+	for name, tr := range transports {
+		t.Run(name, func(t *testing.T) {
+			c, err := NewClient(testConfig(Production), WithBaseURL(srv.URL), WithHTTPClient(&http.Client{Transport: tr}),
+				WithAttemptTimeout(50*time.Millisecond), WithMaxRetries(1), WithRetryBackoff(time.Millisecond, time.Millisecond))
+			require.NoError(t, err)
+			before := arrived.Load()
+			if tr.MaxConnsPerHost == 1 {
+				// The pool's one connection: a request the server holds
+				// until the test ends.
+				go func() {
+					if resp, err := (&http.Client{Transport: tr}).Get(srv.URL); err == nil {
+						resp.Body.Close()
+					}
+				}()
+				require.Eventually(t, func() bool { return arrived.Load() == before+1 }, 5*time.Second, time.Millisecond)
+			}
+			_, err = c.Pay(context.Background(), payReq)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrNotSent)
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+			assert.NotErrorIs(t, err, ErrOutcomeUnknown)
+			if tr.MaxConnsPerHost == 1 {
+				assert.Equal(t, before+1, arrived.Load(), "the pay never reached the server")
+			}
+		})
+	}
+}
+
 func TestContextDoneBeforeSendingIsNotSent(t *testing.T) {
 	c, a := scriptedClient(t, V1, 0)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -151,3 +151,34 @@ func TestDefaultTransportFollowsAReplacement(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, DefaultMaxIdleConnsPerHost, pooled.MaxIdleConnsPerHost)
 }
+
+// The default client opens at most DefaultMaxConnsPerHost connections:
+// more concurrent callers wait for one, and all are answered.
+func TestDefaultClientBoundsItsConnections(t *testing.T) {
+	const callers = DefaultMaxConnsPerHost + 44
+	srv := newTLSPayServer(0)
+	defer srv.Close()
+	c, err := NewClient(testConfig(Production), WithBaseURL(srv.URL))
+	require.NoError(t, err)
+	trustTestServer(t, c, srv.Server)
+	defer c.httpClient.CloseIdleConnections()
+	// The first DefaultMaxConnsPerHost requests wait in the server until
+	// all of them are there; an unbounded client would open a connection
+	// for each of the others meanwhile.
+	srv.holdUntil(DefaultMaxConnsPerHost)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for g := 0; g < callers; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Pay(context.Background(), benchPay); err != nil {
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Zero(t, failed.Load(), "callers over the bound wait, then are answered")
+	assert.LessOrEqual(t, srv.opened.Load(), int64(DefaultMaxConnsPerHost))
+	assert.Equal(t, int64(DefaultMaxConnsPerHost), srv.opened.Load(), "every connection the bound allows was needed")
+}
