@@ -102,15 +102,32 @@ func (c *Client) newRequest(ctx context.Context, cl *apiCall, tok string) (*http
 // transport is called directly, saving the header copy Do makes for
 // redirects it would never follow. Timeouts are the request context's
 // (exchangeContext).
-func (c *Client) send(req *http.Request) (*http.Response, error) {
+//
+// plain reports whether the transport that ran is net/http's own
+// *http.Transport, whose trace hooks prove what it sent (connTrace): it is
+// looked up once, here, and that very transport is called.
+func (c *Client) send(req *http.Request) (resp *http.Response, plain bool, err error) {
 	hc := c.httpClient
-	if hc.Jar != nil || req.URL.User != nil {
-		return hc.Do(req) // cookies; basic auth from the URL
+	rt := hc.Transport
+	if ct, ok := rt.(interface{ current() http.RoundTripper }); ok {
+		rt = ct.current()
 	}
+	_, plain = rt.(*http.Transport)
+	if hc.Jar != nil || req.URL.User != nil {
+		// Cookies; basic auth from the URL.
+		resp, err = (&http.Client{Transport: rt, CheckRedirect: hc.CheckRedirect, Jar: hc.Jar}).Do(req)
+		return resp, plain, err
+	}
+	resp, err = c.roundTrip(rt, req)
+	return resp, plain, err
+}
+
+// roundTrip is send's direct call of rt.
+func (c *Client) roundTrip(rt http.RoundTripper, req *http.Request) (*http.Response, error) {
 	urlError := func(err error) error {
 		return &url.Error{Op: "Post", URL: sanitizeURL(req.URL.String()), Err: err}
 	}
-	resp, err := hc.Transport.RoundTrip(req)
+	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		if resp != nil && resp.Body != nil {
 			resp.Body.Close()
@@ -122,11 +139,11 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 		return nil, urlError(err)
 	}
 	if resp == nil {
-		return nil, urlError(fmt.Errorf("http: RoundTripper implementation (%T) returned a nil *Response with a nil error", hc.Transport))
+		return nil, urlError(fmt.Errorf("http: RoundTripper implementation (%T) returned a nil *Response with a nil error", rt))
 	}
 	if resp.Body == nil {
 		if resp.ContentLength > 0 {
-			return nil, urlError(fmt.Errorf("http: RoundTripper implementation (%T) returned a *Response with content length %d but a nil Body", hc.Transport, resp.ContentLength))
+			return nil, urlError(fmt.Errorf("http: RoundTripper implementation (%T) returned a *Response with content length %d but a nil Body", rt, resp.ContentLength))
 		}
 		resp.Body = http.NoBody
 	}
@@ -640,13 +657,13 @@ func (c *Client) attempt(ctx context.Context, cl *apiCall, tok string, out *apiR
 	}
 	// Whether to retry after an error also depends on the caller's context,
 	// which do checks.
-	resp, err := c.send(req)
+	resp, plain, err := c.send(req)
 	if err == nil && c.observer != nil {
 		defer func(status int) { res.status = status }(resp.StatusCode)
 	}
 	if err != nil {
 		err = redact(err, tok, c.appKey, cl.sessionKey)
-		if conn.neverConnected(err) {
+		if conn.neverConnected(err, plain) {
 			return result{err: fmt.Errorf("midas: %s%s: %w", cl.api, billSuffix(cl.billNo), &notSentError{err}), retryable: true}
 		}
 		// Sent or not, we cannot tell: a timeout may come after the server
@@ -721,22 +738,24 @@ func newConnTrace() *connTrace {
 }
 
 // neverConnected reports whether err proves that no byte of the request
-// reached the server. net/http writes a request only on a connection it
-// has (GotConn, HTTP/1 and HTTP/2 alike), so once it has looked for one
-// (GetConn) and never had one, nothing was sent, whatever the error: a
-// failed dial, DNS or TLS handshake, or the attempt's time running out
-// while dialing or waiting for a connection from a bounded pool. A
-// transport that reports neither (a mock) proves it only with a dial, DNS
-// or TLS handshake error (a proxy's dial included); anything else, like a
+// reached the server. net/http's own transport (plain) writes a request
+// only on a connection it has (GotConn, HTTP/1 and HTTP/2 alike), so once it
+// has looked for one (GetConn) and never had one, nothing was sent, whatever
+// the error: a failed dial, DNS or TLS handshake, or the attempt's time
+// running out while dialing or waiting for a connection from a bounded pool.
+// Through any other RoundTripper the hooks prove nothing (a wrapper may
+// return while its request still waits for a connection, or write by a way
+// that calls no hook): only a dial, DNS or TLS handshake error does (a
+// proxy's dial included), and no connection had. Anything else, like a
 // timeout after connecting, stays ambiguous.
-func (t *connTrace) neverConnected(err error) bool {
+func (t *connTrace) neverConnected(err error, plain bool) bool {
 	t.mu.Lock()
 	lookedUp, got, failed := t.lookedUp, t.gotConn, t.tlsFail
 	t.mu.Unlock()
 	if got {
 		return false
 	}
-	if lookedUp || failed || dialFailed(err) {
+	if (plain && lookedUp) || failed || dialFailed(err) {
 		return true
 	}
 	var dnsErr *net.DNSError
@@ -854,12 +873,16 @@ func newDefaultTransport() *defaultTransport { return &defaultTransport{} }
 // RoundTrip sends req through the pooled clone or the replaced
 // http.DefaultTransport.
 func (t *defaultTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	current := http.DefaultTransport
-	if current != stockTransport {
-		return current.RoundTrip(req)
+	return t.current().RoundTrip(req)
+}
+
+// current is the transport a request goes through now.
+func (t *defaultTransport) current() http.RoundTripper {
+	if cur := http.DefaultTransport; cur != stockTransport {
+		return cur
 	}
 	t.once.Do(t.init)
-	return t.pooled.RoundTrip(req)
+	return t.pooled
 }
 
 func (t *defaultTransport) init() {
@@ -891,10 +914,15 @@ func (t *defaultTransport) CloseIdleConnections() {
 type liveTransport struct{ hc *http.Client }
 
 func (t liveTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.current().RoundTrip(req)
+}
+
+// current is the transport a request goes through now.
+func (t liveTransport) current() http.RoundTripper {
 	if rt := t.hc.Transport; rt != nil {
-		return rt.RoundTrip(req)
+		return rt
 	}
-	return http.DefaultTransport.RoundTrip(req)
+	return http.DefaultTransport
 }
 
 // CloseIdleConnections reaches hc's transport.

@@ -1,6 +1,7 @@
 package midas
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -206,6 +207,131 @@ func TestNoConnectionBeforeTheDeadlineIsNotSent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// earlyReturn gives up waiting for its transport after d, as some timeout
+// wrappers do, and lets the request go on in the background, detached from
+// cancellation but with the context's values (the SDK's trace hooks).
+type earlyReturn struct {
+	base http.RoundTripper
+	d    time.Duration
+}
+
+func (e earlyReturn) RoundTrip(req *http.Request) (*http.Response, error) {
+	done := make(chan *http.Response, 1)
+	go func() {
+		resp, _ := e.base.RoundTrip(req.WithContext(context.WithoutCancel(req.Context())))
+		done <- resp
+	}()
+	select {
+	case resp := <-done:
+		if resp != nil {
+			return resp, nil
+		}
+		return nil, errors.New("failed")
+	case <-time.After(e.d):
+		go func() {
+			if resp := <-done; resp != nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+		return nil, errors.New("upstream too slow")
+	}
+}
+
+// rawThenFallback writes the request on a connection of its own, which calls
+// no trace hook, and when no answer comes sends it again through fallback.
+type rawThenFallback struct {
+	addr     string
+	fallback http.RoundTripper
+}
+
+func (r rawThenFallback) RoundTrip(req *http.Request) (*http.Response, error) {
+	conn, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := req.GetBody()
+	raw := req.Clone(req.Context())
+	raw.Body = body
+	err = raw.Write(conn)
+	if err == nil {
+		_, err = http.ReadResponse(bufio.NewReader(conn), raw)
+	}
+	conn.Close()
+	if err == nil {
+		return nil, errors.New("unexpected answer")
+	}
+	again := req.Clone(req.Context())
+	again.Body, _ = req.GetBody()
+	return r.fallback.RoundTrip(again)
+}
+
+// The trace hooks prove "not sent" only for net/http's own transport.
+// Through a wrapper, a pay that reached the server (or will) is never
+// reported not sent, even when the hooks saw a connection looked for and
+// none had.
+func TestWrappedTransportHooksProveNothing(t *testing.T) {
+	t.Run("a wrapper returns while its request waits for a connection", func(t *testing.T) {
+		held := make(chan struct{})
+		var heldIn, pays atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/held" {
+				heldIn.Add(1)
+				<-held
+				return
+			}
+			io.Copy(io.Discard, r.Body)
+			pays.Add(1)
+			io.WriteString(w, `{"errcode":0,"bill_no":"b1","balance":1,"used_gen_amt":0}`)
+		}))
+		defer srv.Close()
+		tr := &http.Transport{MaxConnsPerHost: 1}
+		defer tr.CloseIdleConnections()
+		go func() { // the pool's one connection, held by the server
+			if resp, err := (&http.Client{Transport: tr}).Get(srv.URL + "/held"); err == nil {
+				resp.Body.Close()
+			}
+		}()
+		require.Eventually(t, func() bool { return heldIn.Load() == 1 }, 5*time.Second, time.Millisecond)
+		c, err := NewClient(testConfig(Production), WithBaseURL(srv.URL),
+			WithHTTPClient(&http.Client{Transport: earlyReturn{tr, 50 * time.Millisecond}}), WithMaxRetries(0))
+		require.NoError(t, err)
+		_, err = c.Pay(context.Background(), payReq)
+		require.Error(t, err)
+		close(held) // the connection frees up, and the pay goes out
+		require.Eventually(t, func() bool { return pays.Load() == 1 }, 5*time.Second, time.Millisecond, "the pay reached the server")
+		assert.NotErrorIs(t, err, ErrNotSent)
+		assert.ErrorIs(t, err, ErrOutcomeUnknown)
+	})
+
+	t.Run("a write no hook sees, then a fallback with no connection in time", func(t *testing.T) {
+		var pays atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			pays.Add(1)
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close() // the answer is lost
+			}
+		}))
+		defer srv.Close()
+		unreachable := make(chan struct{})
+		defer close(unreachable)
+		fallback := &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) {
+			<-unreachable // a dial that does not complete in time
+			return nil, errors.New("gave up")
+		}}
+		rt := rawThenFallback{addr: strings.TrimPrefix(srv.URL, "http://"), fallback: fallback}
+		c, err := NewClient(testConfig(Production), WithBaseURL(srv.URL), WithHTTPClient(&http.Client{Transport: rt}),
+			WithAttemptTimeout(300*time.Millisecond), WithMaxRetries(0))
+		require.NoError(t, err)
+		_, err = c.Pay(context.Background(), payReq)
+		require.Error(t, err)
+		require.Equal(t, int32(1), pays.Load(), "the pay reached the server")
+		assert.NotErrorIs(t, err, ErrNotSent)
+		assert.ErrorIs(t, err, ErrOutcomeUnknown)
+	})
 }
 
 func TestContextDoneBeforeSendingIsNotSent(t *testing.T) {
