@@ -522,15 +522,7 @@ func BenchmarkDefaultPool(b *testing.B) {
 			defer hc.CloseIdleConnections()
 			sent := capturePay(b, V1)
 			body, u := sent.body, srv.URL+sent.path+"?"+sent.rawQuery
-			poolRun(b, n, srv, func() error {
-				resp, err := hc.Post(u, "application/json", bytes.NewReader(body))
-				if err != nil {
-					return err
-				}
-				_, err = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				return err
-			})
+			poolRun(b, n, srv, barePost(hc, u, body))
 		})
 		b.Run(fmt.Sprintf("goroutines=%d/pay-default", n), func(b *testing.B) {
 			srv := newTLSPayServer(20 * time.Millisecond)

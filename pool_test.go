@@ -75,6 +75,17 @@ func (s *tlsPayServer) wait() {
 	}
 }
 
+// defaultClientOf is a client with the default transport, trusting srv, its
+// idle connections closed when the test ends.
+func defaultClientOf(t *testing.T, srv *tlsPayServer) *Client {
+	t.Helper()
+	c, err := NewClient(testConfig(Production), WithBaseURL(srv.URL))
+	require.NoError(t, err)
+	trustTestServer(t, c, srv.Server)
+	t.Cleanup(c.httpClient.CloseIdleConnections)
+	return c
+}
+
 // trustTestServer makes a client built without WithHTTPClient trust srv's
 // certificate, keeping the default transport and its pool.
 func trustTestServer(t testing.TB, c *Client, srv *httptest.Server) {
@@ -99,10 +110,7 @@ func TestDefaultClientPoolsConnections(t *testing.T) {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			srv := newTLSPayServer(time.Millisecond)
 			defer srv.Close()
-			c, err := NewClient(testConfig(Production), WithBaseURL(srv.URL))
-			require.NoError(t, err)
-			trustTestServer(t, c, srv.Server)
-			defer c.httpClient.CloseIdleConnections()
+			c := defaultClientOf(t, srv)
 			round := func(calls int) {
 				var wg sync.WaitGroup
 				var failed atomic.Int64
@@ -158,10 +166,7 @@ func TestDefaultClientBoundsItsConnections(t *testing.T) {
 	const callers = DefaultMaxConnsPerHost + 44
 	srv := newTLSPayServer(0)
 	defer srv.Close()
-	c, err := NewClient(testConfig(Production), WithBaseURL(srv.URL))
-	require.NoError(t, err)
-	trustTestServer(t, c, srv.Server)
-	defer c.httpClient.CloseIdleConnections()
+	c := defaultClientOf(t, srv)
 	// The first DefaultMaxConnsPerHost requests wait in the server until
 	// all of them are there; an unbounded client would open a connection
 	// for each of the others meanwhile.
