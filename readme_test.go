@@ -68,7 +68,8 @@ func allDocs(t *testing.T) []string {
 // compiledDocs are the files whose Go blocks are built: allDocs but
 // docs/observability.md, whose one block is an otelmidas fragment, and
 // otelmidas is a module of its own that this module's go.mod does not
-// require.
+// require. That block is otelmidas's ExampleNew, line for line
+// (otelmidas's TestObservabilityDocBlockIsTheExample).
 func compiledDocs(t *testing.T) []string {
 	t.Helper()
 	var names []string
