@@ -50,7 +50,9 @@ var (
 
 	// ErrNotSent matches an attempt that provably never reached the server
 	// (dial or DNS failure, TLS handshake failure, context done before
-	// sending). When every attempt of a call was not sent, nothing moved.
+	// sending, and, through net/http's own *http.Transport, no connection
+	// yet when the attempt's time ran out). When every attempt of a call was
+	// not sent, nothing moved.
 	ErrNotSent = errors.New("midas: request not sent")
 
 	// ErrMalformedResponse matches a 2xx answer that could not be understood:
