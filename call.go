@@ -56,13 +56,13 @@ const maxFields = 12
 // returns, and nothing keeps it after.
 var callPool = sync.Pool{New: func() any { return new(apiCall) }}
 
-// callOf is a pooled copy of c with fs as its fields, in the call's own
-// room: one object, reused. Builders collect fs in a stack array.
-func callOf(c apiCall, fs []field) *apiCall {
+// callOf is a pooled call with fs as its fields, in the call's own room:
+// one object, reused. A pooled call is zero (new, or wiped by release), so
+// only what differs is set. Builders collect fs in a stack array.
+func callOf(api, billNo, sessionKey string, doneCode int, fs []field) *apiCall {
 	cl := callPool.Get().(*apiCall)
-	room := cl.room[:0]
-	*cl = c
-	cl.fields = append(room, fs...)
+	cl.api, cl.billNo, cl.sessionKey, cl.doneCode = api, billNo, sessionKey, doneCode
+	cl.fields = append(cl.room[:0], fs...)
 	return cl
 }
 

@@ -39,7 +39,7 @@ func (v1) balance(r BalanceRequest) (*apiCall, error) {
 	if err != nil {
 		return nil, err
 	}
-	return callOf(apiCall{api: APIGetBalance, sessionKey: r.SessionKey}, fs), nil
+	return callOf(APIGetBalance, "", r.SessionKey, 0, fs), nil
 }
 
 func (v1) pay(r PayRequest) (*apiCall, error) {
@@ -55,7 +55,7 @@ func (v1) pay(r PayRequest) (*apiCall, error) {
 	fs = append(fs, field{key: "bill_no", val: r.BillNo}, field{key: "amt", val: strconv.FormatInt(r.Amount, 10), num: true})
 	fs = appendOptional(fs, "pay_item", r.PayItem)
 	fs = appendOptional(fs, "app_remark", r.AppRemark)
-	return callOf(apiCall{api: APIPay, billNo: r.BillNo, sessionKey: r.SessionKey, doneCode: v1DoneCodes[APIPay]}, fs), nil
+	return callOf(APIPay, r.BillNo, r.SessionKey, v1DoneCodes[APIPay], fs), nil
 }
 
 func (v1) cancelPay(r CancelPayRequest) (*apiCall, error) {
@@ -75,7 +75,7 @@ func (v1) cancelPay(r CancelPayRequest) (*apiCall, error) {
 	}
 	fs = append(fs, field{key: "bill_no", val: r.BillNo})
 	fs = appendOptional(fs, "pay_item", r.PayItem)
-	return callOf(apiCall{api: APICancelPay, billNo: r.BillNo, sessionKey: r.SessionKey, doneCode: v1DoneCodes[APICancelPay]}, fs), nil
+	return callOf(APICancelPay, r.BillNo, r.SessionKey, v1DoneCodes[APICancelPay], fs), nil
 }
 
 func (v1) present(r PresentRequest) (*apiCall, error) {
@@ -88,7 +88,7 @@ func (v1) present(r PresentRequest) (*apiCall, error) {
 		return nil, err
 	}
 	fs = append(fs, field{key: "bill_no", val: r.BillNo}, field{key: "present_counts", val: strconv.FormatInt(r.Count, 10), num: true})
-	return callOf(apiCall{api: APIPresent, billNo: r.BillNo, sessionKey: r.SessionKey, doneCode: v1DoneCodes[APIPresent]}, fs), nil
+	return callOf(APIPresent, r.BillNo, r.SessionKey, v1DoneCodes[APIPresent], fs), nil
 }
 
 func (v1) queryOrder(QueryOrderRequest) (*apiCall, error) {
@@ -229,13 +229,13 @@ func (d v1) signFields(fs []field, path, tok, sessionKey string) (sig, mpSig str
 	return sig, mpSig
 }
 
-// appendBody appends the 1.0 JSON body: fields in order, then sig and,
-// when set, mp_sig. Values were checked to be valid UTF-8, so escaping is all
-// that is needed for the server to decode exactly the signed text.
 // v1SigRoom is what appendBody adds to the fields' object at most: the sig
 // and mp_sig members, each 64 hex digits.
 const v1SigRoom = len(`,"":""`) + len(keySig) + 64 + len(`,"":""`) + len(keyMpSig) + 64
 
+// appendBody appends the 1.0 JSON body: fields in order, then sig and,
+// when set, mp_sig. Values were checked to be valid UTF-8, so escaping is all
+// that is needed for the server to decode exactly the signed text.
 func appendBody(b []byte, fs []field, sig, mpSig string) []byte {
 	fs = append(fs, field{key: keySig, val: sig})
 	if mpSig != "" {

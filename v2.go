@@ -64,7 +64,7 @@ func (d v2) balance(r BalanceRequest) (*apiCall, error) {
 	if r.RechargeCenter {
 		fs = append(fs, field{key: "coin_type", val: "1", num: true})
 	}
-	return callOf(apiCall{api: APIGetBalance, sessionKey: r.SessionKey}, fs), nil
+	return callOf(APIGetBalance, "", r.SessionKey, 0, fs), nil
 }
 
 func (d v2) pay(r PayRequest) (*apiCall, error) {
@@ -86,7 +86,7 @@ func (d v2) pay(r PayRequest) (*apiCall, error) {
 	if r.AppRemark != "" {
 		fs = append(fs, field{key: "remark", val: r.AppRemark})
 	}
-	return callOf(apiCall{api: APIPay, billNo: r.BillNo, sessionKey: r.SessionKey, doneCode: v2DoneCodes[APIPay]}, fs), nil
+	return callOf(APIPay, r.BillNo, r.SessionKey, v2DoneCodes[APIPay], fs), nil
 }
 
 // cancelPay returns r.Amount coins of the pay r.BillNo. The refund has its
@@ -114,7 +114,7 @@ func (d v2) cancelPay(r CancelPayRequest) (*apiCall, error) {
 	}
 	fs = append(fs, field{key: "pay_bill_no", val: r.BillNo}, field{key: "bill_no", val: r.RefundBillNo},
 		field{key: "amount", val: strconv.FormatInt(r.Amount, 10), num: true})
-	return callOf(apiCall{api: APICancelPay, billNo: r.RefundBillNo, sessionKey: r.SessionKey, doneCode: v2DoneCodes[APICancelPay]}, fs), nil
+	return callOf(APICancelPay, r.RefundBillNo, r.SessionKey, v2DoneCodes[APICancelPay], fs), nil
 }
 
 func (d v2) present(r PresentRequest) (*apiCall, error) {
@@ -129,7 +129,7 @@ func (d v2) present(r PresentRequest) (*apiCall, error) {
 		return nil, err
 	}
 	fs = append(fs, field{key: "amount", val: strconv.FormatInt(r.Count, 10), num: true}, field{key: "bill_no", val: r.BillNo})
-	return callOf(apiCall{api: APIPresent, billNo: r.BillNo, sessionKey: r.SessionKey, doneCode: v2DoneCodes[APIPresent]}, fs), nil
+	return callOf(APIPresent, r.BillNo, r.SessionKey, v2DoneCodes[APIPresent], fs), nil
 }
 
 func (d v2) queryOrder(r QueryOrderRequest) (*apiCall, error) {
@@ -146,7 +146,7 @@ func (d v2) queryOrder(r QueryOrderRequest) (*apiCall, error) {
 		return nil, invalid("Kind", "must be CoinOrder or ItemOrder, got %d", int(r.Kind))
 	}
 	fs = append(fs, field{key: "out_trade_no", val: r.OutTradeNo}, field{key: "biz_id", val: strconv.Itoa(int(r.Kind)), num: true})
-	return callOf(apiCall{api: APIQueryOrder, sessionKey: r.SessionKey}, fs), nil
+	return callOf(APIQueryOrder, "", r.SessionKey, 0, fs), nil
 }
 
 // gameItem lays out an item order's signData (mode goods, the client's
